@@ -1,0 +1,155 @@
+//! `parity run`: plan the selected jobs, run them, print the summary.
+
+use super::Cli;
+use crate::error::Error;
+use crate::exec::{self, Plan, RunContext, RunOptions};
+use crate::pipeline::Pipeline;
+use crate::report::{summary_table, Console, RunDir, Style};
+use crate::secrets::SecretSet;
+use crate::{env_file, exit_code};
+use indexmap::IndexMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Args)]
+pub(super) struct RunArgs {
+    /// Jobs to run (with everything they need); default: the whole pipeline.
+    #[arg(value_name = "JOB")]
+    jobs: Vec<String>,
+
+    /// Also a job to run; the form generated CI workflows use.
+    #[arg(long = "job", value_name = "JOB")]
+    job_flags: Vec<String>,
+
+    /// Jobs run at once (default: the number of CPUs).
+    #[arg(long = "jobs", short = 'j', value_name = "N")]
+    parallelism: Option<usize>,
+
+    /// Run every job whose needs passed instead of stopping at the first failure.
+    #[arg(long, short = 'k')]
+    keep_going: bool,
+
+    /// A `[profiles.NAME]` of the pipeline: jobs to skip, switches to enable.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+
+    /// Turn on a switch, as if its variable were set to 1.
+    #[arg(long, value_name = "SWITCH")]
+    enable: Vec<String>,
+
+    /// Run publish jobs for real instead of with DRY_RUN=1.
+    #[arg(long)]
+    publish: bool,
+
+    /// Only matrix instances with this value, e.g. `--matrix python=3.12`.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_pair)]
+    matrix: Vec<(String, String)>,
+
+    /// Read variables from this dotenv file too (after .env.ci.local).
+    #[arg(long, value_name = "PATH")]
+    env_file: Vec<PathBuf>,
+
+    /// Stream every line on a terminal too, prefixed by its job.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got `{text}`")),
+    }
+}
+
+pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
+    let pipeline = cli.pipeline()?;
+    let env_values = env_file::load(&pipeline.root, &args.env_file)?;
+    let mut ambient: IndexMap<String, String> = std::env::vars().collect();
+    ambient.extend(env_values.clone());
+
+    let profile = args.profile.as_ref().and_then(|p| pipeline.profiles.get(p));
+    let options = RunOptions {
+        targets: args.jobs.iter().chain(&args.job_flags).cloned().collect(),
+        parallelism: args.parallelism.unwrap_or_else(default_parallelism),
+        keep_going: args.keep_going || profile.is_some_and(|p| p.keep_going),
+        profile: args.profile.clone(),
+        enable: args.enable.clone(),
+        publish: args.publish,
+        matrix: args.matrix.clone(),
+    };
+    let plan = Plan::new(&pipeline, &options, &ambient)?;
+
+    let run_dir = RunDir::create(&pipeline.root).map_err(|source| Error::RunDir {
+        path: pipeline.root.clone(),
+        source,
+    })?;
+    let names: Vec<String> = plan.jobs.iter().map(|j| j.name.clone()).collect();
+    let runnable = plan.jobs.iter().filter(|j| j.skip.is_none()).count();
+    let style = Style::detect(args.verbose);
+    let console = Arc::new(Console::new(style, names.clone(), options.parallelism == 1 || runnable <= 1));
+
+    let mut env: Vec<(String, String)> = env_values.clone().into_iter().collect();
+    env.push(("PARITY_RUN_ID".into(), run_dir.id.clone()));
+    let ctx = RunContext {
+        run_id: run_dir.id.clone(),
+        logs: run_dir.log_paths(&names),
+        env,
+        secrets: secrets(&pipeline, &ambient, &env_values),
+        parallelism: options.parallelism,
+        keep_going: options.keep_going,
+    };
+    if style != Style::Interactive {
+        console.print(&format!(
+            "parity: {runnable} job{} to run, {} at a time; logs in {}\n",
+            if runnable == 1 { "" } else { "s" },
+            options.parallelism,
+            run_dir.path.display()
+        ));
+    }
+    let summary = exec::run(&plan, &ctx, console.clone()).map_err(Error::Start)?;
+    console.print(&format!(
+        "\n{}\n{} in {} · logs: {}\n",
+        summary_table(&summary.results),
+        verdict(summary.exit_code()),
+        crate::report::short_duration(summary.duration),
+        run_dir.path.display()
+    ));
+    Ok(summary.exit_code())
+}
+
+fn verdict(code: i32) -> &'static str {
+    match code {
+        exit_code::SUCCESS => "passed",
+        exit_code::INTERRUPTED => "interrupted",
+        _ => "failed",
+    }
+}
+
+fn default_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Values to mask: the pipeline's declared secrets, and env-file entries
+/// whose names say they are credentials.
+fn secrets(
+    pipeline: &Pipeline,
+    ambient: &IndexMap<String, String>,
+    env_values: &IndexMap<String, String>,
+) -> SecretSet {
+    let declared = pipeline.secrets.required.iter().chain(&pipeline.secrets.optional);
+    let mut values: Vec<&String> = declared.filter_map(|name| ambient.get(name)).collect();
+    values.extend(
+        env_values
+            .iter()
+            .filter(|(name, _)| looks_secret(name))
+            .map(|(_, value)| value),
+    );
+    SecretSet::new(values)
+}
+
+fn looks_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "PRIVATE"]
+        .iter()
+        .any(|word| upper.contains(word))
+}

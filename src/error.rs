@@ -1,0 +1,44 @@
+//! The one user-facing error: every module's error, with its exit code.
+
+use crate::env_file::EnvFileError;
+use crate::exec::PlanError;
+use crate::exit_code;
+use crate::pipeline::PipelineError;
+use miette::Diagnostic;
+use thiserror::Error;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum Error {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Pipeline(#[from] PipelineError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plan(#[from] PlanError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    EnvFile(#[from] EnvFileError),
+
+    #[error("cannot create the run directory under {}", path.display())]
+    #[diagnostic(code(parity::run_dir))]
+    RunDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot start the run")]
+    #[diagnostic(code(parity::io))]
+    Start(#[source] std::io::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Pipeline(_) | Error::Plan(_) | Error::EnvFile(_) => exit_code::USAGE,
+            Error::RunDir { .. } | Error::Start(_) => exit_code::FAILED,
+        }
+    }
+}

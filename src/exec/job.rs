@@ -1,0 +1,246 @@
+//! One job on its own thread: steps in order, one process group each, and at
+//! the end every process the job left behind is stopped.
+
+use super::outcome::{Outcome, StepEnd};
+use super::output::{JobSink, Pump};
+use super::plan::PlannedJob;
+use super::process::{self, StepCommand, StepProcess, Target};
+use super::reaper::{self, MARKER_VAR};
+use super::Observer;
+use crate::secrets::SecretSet;
+use nix::unistd::Pid;
+use std::fs::File;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Why the scheduler stopped a running job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    TimedOut(Duration),
+    /// Another job failed (fail-fast).
+    Cancelled,
+    Interrupted,
+}
+
+/// The scheduler's handle on a running job.
+#[derive(Default)]
+pub(crate) struct JobControl {
+    stop: Mutex<Option<Stop>>,
+    /// The running step's process group.
+    current: Mutex<Option<Pid>>,
+    /// The job's first step pid: its leftovers all have larger pids.
+    first_pid: AtomicI32,
+    marker: String,
+}
+
+impl JobControl {
+    pub(crate) fn new(marker: String) -> Arc<Self> {
+        Arc::new(JobControl {
+            marker,
+            ..JobControl::default()
+        })
+    }
+
+    /// Stops the job: SIGTERM to its running step and anything it started,
+    /// SIGKILL after the grace period. The first reason given wins.
+    pub(crate) fn stop(self: &Arc<Self>, reason: Stop) {
+        {
+            let mut stop = lock(&self.stop);
+            if stop.is_some() {
+                return;
+            }
+            *stop = Some(reason);
+        }
+        let control = Arc::clone(self);
+        // The grace period must not hold up the scheduler.
+        let _ = std::thread::Builder::new()
+            .name("parity-stop".into())
+            .spawn(move || process::terminate(&control.targets(), process::GRACE));
+    }
+
+    /// SIGKILL now: the second Ctrl-C.
+    pub(crate) fn kill(&self) {
+        process::kill_now(&self.targets());
+    }
+
+    fn stopped(&self) -> Option<Stop> {
+        *lock(&self.stop)
+    }
+
+    fn targets(&self) -> Vec<Target> {
+        let mut targets: Vec<Target> = lock(&self.current).iter().map(|g| Target::Group(*g)).collect();
+        targets.extend(self.leftovers().iter().map(|p| Target::Process(Pid::from_raw(p.pid))));
+        targets
+    }
+
+    fn leftovers(&self) -> Vec<reaper::ProcInfo> {
+        match self.first_pid.load(Ordering::Relaxed) {
+            0 => Vec::new(),
+            first => reaper::marked(&self.marker, first),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Everything a job thread needs.
+pub(crate) struct JobRun {
+    pub(crate) index: usize,
+    pub(crate) job: PlannedJob,
+    /// Env-file values and parity's own variables, under the job's env.
+    pub(crate) base_env: Vec<(String, String)>,
+    pub(crate) secrets: SecretSet,
+    pub(crate) log: PathBuf,
+    pub(crate) observer: Arc<dyn Observer>,
+    pub(crate) control: Arc<JobControl>,
+}
+
+impl JobRun {
+    pub(crate) fn run(self) -> Outcome {
+        let log = match File::create(&self.log) {
+            Ok(log) => log,
+            Err(e) => {
+                return Outcome::Failed {
+                    step: 0,
+                    command: self.job.steps.first().cloned().unwrap_or_default(),
+                    end: StepEnd::NotStarted(format!("cannot write {}: {e}", self.log.display())),
+                }
+            }
+        };
+        let sink = JobSink::new(self.index, log, Arc::clone(&self.observer), self.secrets.clone());
+        let mut env = self.base_env.clone();
+        env.extend(self.job.env.iter().cloned());
+        env.push((MARKER_VAR.into(), self.control.marker.clone()));
+
+        let mut pumps = Vec::new();
+        let mut outcome = Outcome::Passed;
+        for (step, script) in self.job.steps.iter().enumerate() {
+            if self.control.stopped().is_some() {
+                break;
+            }
+            sink.note(&header(script));
+            let command = StepCommand {
+                shell: &self.job.shell,
+                script,
+                cwd: &self.job.cwd,
+                env: &env,
+            };
+            if let Err(end) = self.run_step(&command, &sink, &mut pumps) {
+                outcome = Outcome::Failed {
+                    step,
+                    command: script.clone(),
+                    end,
+                };
+                break;
+            }
+        }
+        outcome = match self.control.stopped() {
+            Some(Stop::TimedOut(limit)) => Outcome::TimedOut(limit),
+            Some(Stop::Cancelled) => Outcome::Cancelled { interrupted: false },
+            Some(Stop::Interrupted) => Outcome::Cancelled { interrupted: true },
+            None => outcome,
+        };
+        self.stop_leftovers(&sink);
+        for pump in &pumps {
+            if !pump.wait(Duration::from_secs(1)) {
+                self.observer.warn(&format!(
+                    "{}: a process outside the job still holds its output open",
+                    self.job.name
+                ));
+            }
+        }
+        sink.flush();
+        outcome
+    }
+
+    /// Runs one step to its end. Output pumps that do not finish with the
+    /// step (a background process holds the pipe) are kept in `pumps`.
+    fn run_step(
+        &self,
+        command: &StepCommand<'_>,
+        sink: &Arc<JobSink>,
+        pumps: &mut Vec<Pump>,
+    ) -> Result<(), StepEnd> {
+        let (reader, writer) = std::io::pipe().map_err(|e| StepEnd::NotStarted(e.to_string()))?;
+        let process = {
+            let mut current = lock(&self.control.current);
+            // Checked under the lock `stop` reads the group with, so a stop
+            // cannot slip between this check and the spawn.
+            if self.control.stopped().is_some() {
+                return Err(StepEnd::NotStarted("the job was stopped".into()));
+            }
+            let process =
+                StepProcess::spawn(command, writer).map_err(|e| StepEnd::NotStarted(spawn_error(command, &e)))?;
+            *current = Some(process.group());
+            let _ = self.control.first_pid.compare_exchange(0, process.pid(), Ordering::Relaxed, Ordering::Relaxed);
+            process
+        };
+        let pump = Pump::start(reader, Arc::clone(sink)).map_err(|e| StepEnd::NotStarted(e.to_string()))?;
+        let status = process.wait();
+        *lock(&self.control.current) = None;
+        // Normally the pipe closes with the step; give a moment for the last
+        // bytes, and keep waiting later if a background process holds it.
+        if !pump.wait(Duration::from_millis(20)) {
+            pumps.push(pump);
+        }
+        match status {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(match (status.code(), status.signal()) {
+                (Some(code), _) => StepEnd::Exit(code),
+                (None, Some(signal)) => StepEnd::Signal(signal),
+                (None, None) => StepEnd::Exit(-1),
+            }),
+            Err(e) => Err(StepEnd::NotStarted(e.to_string())),
+        }
+    }
+
+    /// Stops what the job's steps left running, naming each, as GitHub
+    /// Actions does when a job ends.
+    fn stop_leftovers(&self, sink: &JobSink) {
+        let left = self.control.leftovers();
+        if left.is_empty() {
+            return;
+        }
+        let names: Vec<String> = left
+            .iter()
+            .map(|p| format!("{} (pid {})", self.secrets.mask_str(&p.command), p.pid))
+            .collect();
+        let message = format!(
+            "{}: stopping {} process{} left running: {}",
+            self.job.name,
+            left.len(),
+            if left.len() == 1 { "" } else { "es" },
+            names.join(", ")
+        );
+        sink.note(&format!("parity: {message}"));
+        self.observer.warn(&message);
+        let targets: Vec<Target> = left.iter().map(|p| Target::Process(Pid::from_raw(p.pid))).collect();
+        process::terminate(&targets, process::GRACE);
+    }
+}
+
+/// `$ command` with the first line of a multi-line step.
+fn header(script: &str) -> String {
+    let mut lines = script.trim().lines();
+    let first = lines.next().unwrap_or_default();
+    match lines.count() {
+        0 => format!("$ {first}"),
+        more => format!("$ {first}  (+{more} more line{})", if more == 1 { "" } else { "s" }),
+    }
+}
+
+fn spawn_error(command: &StepCommand<'_>, error: &std::io::Error) -> String {
+    let program = command.shell.first().map(String::as_str).unwrap_or("shell");
+    match error.kind() {
+        std::io::ErrorKind::NotFound if !command.cwd.is_dir() => {
+            format!("working directory {} does not exist", command.cwd.display())
+        }
+        std::io::ErrorKind::NotFound => format!("`{program}` was not found on PATH"),
+        _ => format!("`{program}`: {error}"),
+    }
+}

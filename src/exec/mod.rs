@@ -1,0 +1,31 @@
+//! Running a pipeline: the plan, the scheduler, and each step's process.
+
+mod job;
+mod outcome;
+mod output;
+mod plan;
+mod process;
+mod reaper;
+mod scheduler;
+mod signal;
+
+pub use outcome::{JobResult, Outcome, SkipReason, StepEnd};
+pub use plan::{Plan, PlanError, PlannedJob, RunOptions};
+pub use scheduler::{run, RunContext, RunSummary};
+
+use std::path::Path;
+use std::time::Duration;
+
+/// What the scheduler tells whoever shows the run to a person.
+///
+/// Called from job threads; implementations synchronise themselves.
+pub trait Observer: Send + Sync {
+    fn job_started(&self, job: usize);
+    /// A line of parity's own inside a job's output (a step header).
+    fn note(&self, job: usize, line: &str);
+    /// Whole lines of a job's output, masked.
+    fn output(&self, job: usize, lines: &[u8]);
+    /// `log` is `None` for jobs that never started.
+    fn job_finished(&self, job: usize, outcome: &Outcome, duration: Duration, log: Option<&Path>);
+    fn warn(&self, message: &str);
+}

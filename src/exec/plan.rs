@@ -1,0 +1,312 @@
+//! What a `parity run` will do: which job instances, in what order, with
+//! which environment, and which are skipped and why.
+
+use super::outcome::SkipReason;
+use crate::pipeline::placeholder::render_partial;
+use crate::pipeline::{Combination, Pipeline};
+use indexmap::IndexMap;
+use miette::Diagnostic;
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+/// The choices a user makes on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Jobs (or matrix instances) to run, with what they need; empty: all.
+    pub targets: Vec<String>,
+    /// Jobs run at once.
+    pub parallelism: usize,
+    pub keep_going: bool,
+    pub profile: Option<String>,
+    /// Switches turned on, as if their variables were set.
+    pub enable: Vec<String>,
+    /// Run `publish = true` jobs for real instead of with `DRY_RUN=1`.
+    pub publish: bool,
+    /// `--matrix key=value` filters.
+    pub matrix: Vec<(String, String)>,
+}
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum PlanError {
+    #[error("no job named `{name}`")]
+    #[diagnostic(code(parity::unknown_job))]
+    UnknownJob {
+        name: String,
+        #[help]
+        help: Option<String>,
+    },
+    #[error("no profile named `{name}`")]
+    #[diagnostic(code(parity::unknown_profile))]
+    UnknownProfile {
+        name: String,
+        #[help]
+        help: Option<String>,
+    },
+    #[error("`--matrix {key}={value}` matches no job instance")]
+    #[diagnostic(
+        code(parity::matrix_filter),
+        help("`parity list` shows the matrix instances")
+    )]
+    MatrixFilter { key: String, value: String },
+}
+
+/// One job instance as it will run.
+#[derive(Debug, Clone)]
+pub struct PlannedJob {
+    pub name: String,
+    /// The `[jobs.NAME]` it comes from.
+    pub job: String,
+    pub matrix: Combination,
+    pub needs: Vec<usize>,
+    /// Set when the job will not run, decided before anything starts.
+    pub skip: Option<SkipReason>,
+    /// Steps with matrix values filled in.
+    pub steps: Vec<String>,
+    pub shell: Vec<String>,
+    /// The pipeline's and the job's env, with matrix values filled in.
+    pub env: Vec<(String, String)>,
+    pub timeout: Option<Duration>,
+    pub cwd: PathBuf,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    pub jobs: Vec<PlannedJob>,
+}
+
+impl Plan {
+    /// Resolves the selection. `ambient` is the environment switches are
+    /// read from (the process env with the env files over it).
+    pub fn new(
+        pipeline: &Pipeline,
+        options: &RunOptions,
+        ambient: &IndexMap<String, String>,
+    ) -> Result<Plan, PlanError> {
+        let graph = pipeline.instances();
+        let profile = match &options.profile {
+            Some(name) => Some((
+                name.as_str(),
+                pipeline
+                    .profiles
+                    .get(name)
+                    .ok_or_else(|| PlanError::UnknownProfile {
+                        name: name.clone(),
+                        help: crate::pipeline::suggest(name, pipeline.profiles.keys()),
+                    })?,
+            )),
+            None => None,
+        };
+
+        let mut roots = Vec::new();
+        let targets: Vec<&String> = if options.targets.is_empty() {
+            profile.map(|(_, p)| p.only.iter().collect()).unwrap_or_default()
+        } else {
+            options.targets.iter().collect()
+        };
+        for target in &targets {
+            let found = graph.lookup(target);
+            if found.is_empty() {
+                let names = graph.instances.iter().map(|i| &i.job);
+                return Err(PlanError::UnknownJob {
+                    name: (*target).clone(),
+                    help: crate::pipeline::suggest(target, names),
+                });
+            }
+            roots.extend(found);
+        }
+        if targets.is_empty() {
+            roots = (0..graph.instances.len()).collect();
+        }
+        for (key, value) in &options.matrix {
+            let before = roots.len();
+            roots.retain(|&i| graph.instances[i].matrix.get(key).is_none_or(|v| v == value));
+            let any_match = graph
+                .instances
+                .iter()
+                .any(|i| i.matrix.get(key) == Some(value));
+            if !any_match || roots.is_empty() && before > 0 {
+                return Err(PlanError::MatrixFilter {
+                    key: key.clone(),
+                    value: value.clone(),
+                });
+            }
+        }
+        let explicit: Vec<usize> = if options.targets.is_empty() {
+            Vec::new()
+        } else {
+            roots.clone()
+        };
+        let mut selected = graph.closure(&roots);
+        // A matrix filter also applies to what the chosen jobs need.
+        for (i, instance) in graph.instances.iter().enumerate() {
+            if options
+                .matrix
+                .iter()
+                .any(|(k, v)| instance.matrix.get(k).is_some_and(|have| have != v))
+            {
+                selected[i] = false;
+            }
+        }
+
+        let order: Vec<usize> = (0..graph.instances.len()).filter(|&i| selected[i]).collect();
+        let position = |i: usize| order.iter().position(|&o| o == i);
+        let switch_on = |name: &str| {
+            options.enable.iter().any(|e| e == name)
+                || profile.is_some_and(|(_, p)| p.enable.iter().any(|e| e == name))
+                || ambient.get(name).is_some_and(|v| truthy(v))
+        };
+        let jobs = order
+            .iter()
+            .map(|&i| {
+                let instance = &graph.instances[i];
+                let job = &pipeline.jobs[&instance.job];
+                let skip = if let Some((name, p)) =
+                    profile.filter(|(_, p)| p.skip.contains(&instance.job))
+                {
+                    let _ = p;
+                    Some(SkipReason::Profile(name.to_owned()))
+                } else {
+                    match &job.switch {
+                        Some(switch) if !switch_on(switch) && !explicit.contains(&i) => {
+                            Some(SkipReason::SwitchOff(switch.clone()))
+                        }
+                        _ => None,
+                    }
+                };
+                let fill = |text: &str| {
+                    render_partial(text, |name| {
+                        instance.matrix.get(name.strip_prefix("matrix.")?).cloned()
+                    })
+                };
+                let mut env: Vec<(String, String)> = pipeline
+                    .env
+                    .iter()
+                    .chain(&job.env)
+                    .map(|(k, v)| (k.clone(), fill(v)))
+                    .collect();
+                if job.publish && !options.publish {
+                    env.push(("DRY_RUN".into(), "1".into()));
+                }
+                PlannedJob {
+                    name: instance.name.clone(),
+                    job: instance.job.clone(),
+                    matrix: instance.matrix.clone(),
+                    needs: instance.needs.iter().filter_map(|&n| position(n)).collect(),
+                    skip,
+                    steps: job.steps.iter().map(|s| fill(s)).collect(),
+                    shell: job.shell.clone(),
+                    env,
+                    timeout: job.timeout,
+                    cwd: match &job.working_directory {
+                        Some(dir) => pipeline.root.join(dir),
+                        None => pipeline.root.clone(),
+                    },
+                    services: job.services.clone(),
+                }
+            })
+            .collect();
+        Ok(Plan { jobs })
+    }
+}
+
+/// How CI systems and shells spell "on": anything but empty, 0, false, no, off.
+pub(crate) fn truthy(value: &str) -> bool {
+    let value = value.trim();
+    !(value.is_empty()
+        || value == "0"
+        || ["false", "no", "off"]
+            .iter()
+            .any(|f| value.eq_ignore_ascii_case(f)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline(text: &str) -> Pipeline {
+        Pipeline::parse(std::path::Path::new("/repo/parity.toml"), text.to_owned()).unwrap()
+    }
+
+    const FILE: &str = r#"
+version = 1
+[jobs.lint]
+run = "lint"
+[jobs.test]
+needs = ["lint"]
+run = "test {{matrix.f}}"
+matrix = { f = ["a", "b"] }
+[jobs.integration]
+needs = ["test"]
+switch = "RUN_INTEGRATION"
+run = "it"
+[jobs.publish]
+needs = ["integration"]
+publish = true
+run = "pub"
+[profiles.fast]
+skip = ["publish"]
+"#;
+
+    fn plan(options: RunOptions) -> Plan {
+        Plan::new(&pipeline(FILE), &options, &IndexMap::new()).unwrap()
+    }
+
+    #[test]
+    fn whole_pipeline_with_matrix_and_switch() {
+        let plan = plan(RunOptions::default());
+        let names: Vec<_> = plan.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["lint", "test (f=a)", "test (f=b)", "integration", "publish"]);
+        assert_eq!(plan.jobs[1].steps, ["test a"]);
+        assert_eq!(plan.jobs[3].needs, [1, 2]);
+        assert_eq!(
+            plan.jobs[3].skip,
+            Some(SkipReason::SwitchOff("RUN_INTEGRATION".into()))
+        );
+        assert!(plan.jobs[4].env.contains(&("DRY_RUN".into(), "1".into())));
+    }
+
+    #[test]
+    fn selection_pulls_in_needs_and_matrix_filter_applies() {
+        let plan = plan(RunOptions {
+            targets: vec!["integration".into()],
+            matrix: vec![("f".into(), "b".into())],
+            ..RunOptions::default()
+        });
+        let names: Vec<_> = plan.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["lint", "test (f=b)", "integration"]);
+        assert_eq!(plan.jobs[2].skip, None, "named explicitly, so it runs");
+    }
+
+    #[test]
+    fn profile_skips_and_unknown_names_fail() {
+        let plan = plan(RunOptions {
+            profile: Some("fast".into()),
+            enable: vec!["RUN_INTEGRATION".into()],
+            ..RunOptions::default()
+        });
+        assert_eq!(plan.jobs[4].skip, Some(SkipReason::Profile("fast".into())));
+        assert_eq!(plan.jobs[3].skip, None);
+        let err = Plan::new(
+            &pipeline(FILE),
+            &RunOptions {
+                targets: vec!["tset".into()],
+                ..RunOptions::default()
+            },
+            &IndexMap::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, PlanError::UnknownJob { help: Some(h), .. } if h.contains("`test`")));
+    }
+
+    #[test]
+    fn truthy_values() {
+        for on in ["1", "true", "yes", "ON"] {
+            assert!(truthy(on), "{on}");
+        }
+        for off in ["", "0", "false", "No", "off"] {
+            assert!(!truthy(off), "{off}");
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Finding and reaping what steps leave behind.
+//!
+//! parity makes itself a child subreaper, so a process a step backgrounded,
+//! daemonized or double-forked becomes parity's child when its parent exits
+//! instead of escaping to init. Each step carries a marker in its environment
+//! (inherited by everything it starts); at the end of a job the processes
+//! with that job's marker are its leftovers.
+
+use super::process::owned_children;
+use nix::sys::wait::{waitpid, WaitPidFlag};
+use nix::unistd::Pid;
+use procfs::process::Process;
+use std::ffi::OsStr;
+
+/// The environment variable that marks a job's processes, `RUN_ID/INDEX`.
+pub(crate) const MARKER_VAR: &str = "PARITY_JOB_TOKEN";
+
+/// Makes orphaned descendants parity's own children (Linux
+/// `PR_SET_CHILD_SUBREAPER`). Fails only on kernels without it.
+pub(crate) fn become_subreaper() -> nix::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// A process found in `/proc`.
+#[derive(Debug, Clone)]
+pub(crate) struct ProcInfo {
+    pub(crate) pid: i32,
+    pub(crate) command: String,
+}
+
+/// Live processes carrying `marker` in `MARKER_VAR`, created after `since`.
+///
+/// Linux hands out pids in increasing order until they wrap, so a job's
+/// descendants all have pids above its first step's. Only those are read,
+/// which keeps this cheap on a busy machine; after a wrap, all are.
+pub(crate) fn marked(marker: &str, since: i32) -> Vec<ProcInfo> {
+    let me = std::process::id() as i32;
+    let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .unwrap_or(i32::MAX);
+    let floor = if last >= since { since } else { 0 };
+    pids()
+        .filter(|&pid| pid >= floor && pid != me)
+        .filter_map(|pid| Process::new(pid).ok())
+        .filter(|p| {
+            p.environ()
+                .ok()
+                .and_then(|env| env.get(OsStr::new(MARKER_VAR)).cloned())
+                .is_some_and(|value| value == OsStr::new(marker))
+        })
+        .filter(|p| p.stat().is_ok_and(|s| s.state != 'Z'))
+        .map(|p| ProcInfo {
+            pid: p.pid(),
+            command: describe(&p),
+        })
+        .collect()
+}
+
+/// Reaps orphans that have exited: children parity did not start itself
+/// (they were reparented to it) and that no `Child` handle will wait for.
+pub(crate) fn reap_orphans() {
+    let me = std::process::id() as i32;
+    let owned = owned_children();
+    for pid in pids() {
+        if owned.contains(&pid) {
+            continue;
+        }
+        let Ok(stat) = Process::new(pid).and_then(|p| p.stat()) else {
+            continue;
+        };
+        if stat.ppid == me && stat.state == 'Z' {
+            let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+        }
+    }
+}
+
+/// Whether any process of the group is still running (not a zombie).
+pub(crate) fn group_has_live_member(pgid: Pid) -> bool {
+    pids().any(|pid| {
+        Process::new(pid)
+            .and_then(|p| p.stat())
+            .is_ok_and(|s| s.pgrp == pgid.as_raw() && s.state != 'Z')
+    })
+}
+
+pub(crate) fn is_zombie(pid: Pid) -> bool {
+    Process::new(pid.as_raw())
+        .and_then(|p| p.stat())
+        .is_ok_and(|s| s.state == 'Z')
+}
+
+/// Every pid in `/proc`, read with one directory scan.
+fn pids() -> impl Iterator<Item = i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+}
+
+fn describe(process: &Process) -> String {
+    match process.cmdline() {
+        Ok(args) if !args.is_empty() => args.join(" "),
+        _ => process
+            .stat()
+            .map(|s| s.comm)
+            .unwrap_or_else(|_| "?".to_owned()),
+    }
+}

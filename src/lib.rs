@@ -1,0 +1,14 @@
+//! parity: one pipeline file, run the same way on a laptop, in a runner
+//! container and in CI.
+//!
+//! Data flows one way: the file becomes a [`pipeline::Pipeline`], `exec`
+//! plans and runs it, and events stream to `report`.
+
+pub mod cli;
+pub mod env_file;
+pub mod error;
+pub mod exec;
+pub mod exit_code;
+pub mod pipeline;
+pub mod report;
+pub mod secrets;

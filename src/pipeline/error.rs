@@ -1,0 +1,153 @@
+//! Errors in the pipeline file, rendered with the offending line and a caret.
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use thiserror::Error;
+
+/// The pipeline file's text, shared by every problem found in it.
+pub(crate) type Source = NamedSource<Arc<str>>;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum PipelineError {
+    #[error("no parity.toml in {} or any parent directory", start.display())]
+    #[diagnostic(
+        code(parity::no_pipeline),
+        help("write one with `parity init`, or point at it with `--file PATH`")
+    )]
+    NotFound { start: PathBuf },
+
+    #[error("cannot read {}", path.display())]
+    #[diagnostic(code(parity::read))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{} has {} error{}", path.display(), problems.len(), if problems.len() == 1 { "" } else { "s" })]
+    #[diagnostic(code(parity::invalid_pipeline))]
+    Invalid {
+        path: PathBuf,
+        #[related]
+        problems: Vec<Problem>,
+    },
+}
+
+/// One thing wrong at one place in the file.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{message}")]
+pub struct Problem {
+    message: String,
+    #[source_code]
+    src: Source,
+    #[label("{label}")]
+    span: SourceSpan,
+    label: String,
+    #[help]
+    help: Option<String>,
+}
+
+impl Problem {
+    pub(crate) fn new(
+        src: &Source,
+        span: Range<usize>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) -> Self {
+        Problem {
+            message: message.into(),
+            src: src.clone(),
+            span: span.into(),
+            label: label.into(),
+            help: None,
+        }
+    }
+
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub(crate) fn with_optional_help(mut self, help: Option<String>) -> Self {
+        self.help = help;
+        self
+    }
+}
+
+/// "did you mean `needs`?" for a misspelt name, when one candidate is close.
+pub(crate) fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| format!("did you mean `{candidate}`?"))
+}
+
+/// Turns a toml/serde error into a problem with a hint.
+///
+/// serde reports unknown keys as "unknown field `x`, expected one of `a`, `b`";
+/// the candidate names are only available in that message, so it is read back
+/// here to offer the closest one.
+pub(crate) fn from_toml(src: &Source, error: &toml::de::Error) -> Problem {
+    let message = error.message().trim().to_owned();
+    let span = error.span().unwrap_or(0..0);
+    if let Some((unknown, expected)) = parse_unknown(&message) {
+        let help = did_you_mean(&unknown, expected.iter().map(String::as_str)).or_else(|| {
+            (!expected.is_empty()).then(|| {
+                let list: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
+                format!("allowed here: {}", list.join(", "))
+            })
+        });
+        return Problem::new(
+            src,
+            span,
+            format!("unknown key `{unknown}`"),
+            "not a key parity knows here",
+        )
+        .with_optional_help(help);
+    }
+    Problem::new(src, span, message, "here")
+}
+
+fn parse_unknown(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (name, rest) = rest.split_once('`')?;
+    let expected = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    Some((name.to_owned(), expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_candidates_from_serde_message() {
+        let (name, expected) =
+            parse_unknown("unknown field `neds`, expected one of `run`, `needs`, `env`").unwrap();
+        assert_eq!(name, "neds");
+        assert_eq!(expected, ["run", "needs", "env"]);
+        assert_eq!(parse_unknown("missing field `run`"), None);
+    }
+
+    #[test]
+    fn suggests_only_close_names() {
+        assert_eq!(
+            did_you_mean("neds", ["run", "needs", "env"]).as_deref(),
+            Some("did you mean `needs`?")
+        );
+        assert_eq!(did_you_mean("zzz", ["run", "needs"]), None);
+    }
+}

@@ -1,0 +1,684 @@
+//! Raw file → validated `Pipeline`, collecting every problem with its span so
+//! one run of `parity list` shows them all.
+
+use super::error::{did_you_mean, from_toml, Problem, Source};
+use super::file::{RawJob, RawPipeline, RawProfile, RawReady, RawService, ScalarString, SpannedStr};
+use super::matrix::{Combination, Matrix};
+use super::placeholder;
+use super::{
+    Job, Pipeline, Preset, Probe, Profile, Ready, Secrets, Service, ServiceKind, DEFAULT_SHELL,
+};
+use indexmap::IndexMap;
+use std::path::Path;
+use std::time::Duration;
+use toml::Spanned;
+
+/// Fields a service exposes to placeholders as `{{services.NAME.FIELD}}`.
+pub(crate) const SERVICE_FIELDS: [&str; 4] = ["host", "port", "url", "data_dir"];
+
+struct Validator<'a> {
+    src: &'a Source,
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+pub(super) fn validate(path: &Path, src: &Source) -> Result<Pipeline, Vec<Problem>> {
+    let text: &str = src.inner();
+    let raw: RawPipeline = toml::from_str(text).map_err(|e| vec![from_toml(src, &e)])?;
+    let mut v = Validator {
+        src,
+        text,
+        problems: Vec::new(),
+    };
+    if *raw.version.get_ref() != 1 {
+        v.problem(
+            raw.version.span(),
+            format!("unsupported pipeline version {}", raw.version.get_ref()),
+            "this parity reads version 1",
+        );
+    }
+    let root = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    let env = v.env(&raw.env, &[]);
+    let services = v.services(&raw.services);
+    let jobs = v.jobs(&raw.jobs, &services);
+    v.job_cycles(&raw.jobs);
+    let profiles = v.profiles(&raw.profiles, &jobs);
+    let secrets = Secrets {
+        required: raw
+            .secrets
+            .as_ref()
+            .map(|s| v.env_names(&s.required))
+            .unwrap_or_default(),
+        optional: raw
+            .secrets
+            .as_ref()
+            .map(|s| v.env_names(&s.optional))
+            .unwrap_or_default(),
+    };
+    for (name, deploy) in &raw.deploy {
+        v.known(&deploy.needs, jobs.keys(), "job", "needs");
+        v.known(&deploy.services, services.keys(), "service", "services");
+        v.steps(&deploy.run);
+        if let Some(timeout) = &deploy.timeout {
+            v.duration(timeout);
+        }
+        let _ = name;
+    }
+    if !v.problems.is_empty() {
+        return Err(v.problems);
+    }
+    Ok(Pipeline {
+        path: path.to_owned(),
+        root,
+        tools: raw.tools.into_iter().map(|(k, v)| (k, v.0)).collect(),
+        env,
+        secrets,
+        profiles,
+        services,
+        jobs,
+    })
+}
+
+impl Validator<'_> {
+    fn problem(
+        &mut self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+        label: impl Into<String>,
+    ) {
+        self.problems
+            .push(Problem::new(self.src, span, message, label));
+    }
+
+    fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    /// Checks `names` against the known ones, with a suggestion for typos.
+    fn known<'n>(
+        &mut self,
+        names: &[SpannedStr],
+        known: impl Iterator<Item = &'n String> + Clone,
+        what: &str,
+        key: &str,
+    ) {
+        for name in names {
+            if known.clone().any(|k| k == name.get_ref()) {
+                continue;
+            }
+            let help = did_you_mean(name.get_ref(), known.clone().map(String::as_str));
+            self.push(
+                Problem::new(
+                    self.src,
+                    name.span(),
+                    format!("unknown {what} `{}` in `{key}`", name.get_ref()),
+                    format!("no {what} of that name"),
+                )
+                .with_optional_help(help),
+            );
+        }
+    }
+
+    fn duration(&mut self, value: &SpannedStr) -> Option<Duration> {
+        match humantime::parse_duration(value.get_ref()) {
+            Ok(d) if !d.is_zero() => Some(d),
+            Ok(_) => {
+                self.problem(value.span(), "a duration of zero", "must be longer than 0s");
+                None
+            }
+            Err(e) => {
+                self.push(
+                    Problem::new(
+                        self.src,
+                        value.span(),
+                        format!("bad duration `{}`", value.get_ref()),
+                        e.to_string(),
+                    )
+                    .with_help("write durations like \"90s\", \"20m\" or \"1h 30m\""),
+                );
+                None
+            }
+        }
+    }
+
+    fn steps(&mut self, run: &Spanned<super::file::Steps>) -> Vec<String> {
+        let steps = &run.get_ref().0;
+        if steps.is_empty() || steps.iter().any(|s| s.trim().is_empty()) {
+            self.push(
+                Problem::new(self.src, run.span(), "empty `run`", "nothing to run")
+                    .with_help("give a command, or a list of commands run in order"),
+            );
+        }
+        steps.clone()
+    }
+
+    fn env_names(&mut self, names: &[SpannedStr]) -> Vec<String> {
+        for name in names {
+            if !is_env_name(name.get_ref()) {
+                self.problem(
+                    name.span(),
+                    format!("`{}` is not an environment variable name", name.get_ref()),
+                    "letters, digits and `_`, not starting with a digit",
+                );
+            }
+        }
+        names.iter().map(|n| n.get_ref().clone()).collect()
+    }
+
+    fn env(
+        &mut self,
+        raw: &IndexMap<String, Spanned<ScalarString>>,
+        allowed: &[Allowed<'_>],
+    ) -> IndexMap<String, String> {
+        raw.iter()
+            .map(|(key, value)| {
+                self.placeholders(value.span(), &value.get_ref().0, allowed);
+                (key.clone(), value.get_ref().0.clone())
+            })
+            .collect()
+    }
+
+    /// Checks every `{{…}}` in `template` names something `allowed` offers.
+    fn placeholders(&mut self, span: std::ops::Range<usize>, template: &str, allowed: &[Allowed<'_>]) {
+        match placeholder::scan(template) {
+            Err(e) => {
+                let span = self.inner_span(span, template, e.range);
+                self.problem(span, "bad placeholder", e.message);
+            }
+            Ok(found) => {
+                for p in found {
+                    if let Err(hint) = check_placeholder(p.name, allowed) {
+                        let span = self.inner_span(span.clone(), template, p.range);
+                        self.push(
+                            Problem::new(
+                                self.src,
+                                span,
+                                format!("unknown placeholder `{{{{{}}}}}`", p.name),
+                                "parity has no value for this",
+                            )
+                            .with_help(hint),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The span of `range` inside a string value, when the value is written
+    /// literally between quotes; otherwise the whole value.
+    fn inner_span(
+        &self,
+        value_span: std::ops::Range<usize>,
+        value: &str,
+        range: std::ops::Range<usize>,
+    ) -> std::ops::Range<usize> {
+        let written = self.text.get(value_span.clone()).unwrap_or_default();
+        let quoted = written.len() == value.len() + 2 && written.get(1..written.len() - 1) == Some(value);
+        if quoted {
+            value_span.start + 1 + range.start..value_span.start + 1 + range.end
+        } else {
+            value_span
+        }
+    }
+
+    fn services(&mut self, raw: &IndexMap<SpannedStr, RawService>) -> IndexMap<String, Service> {
+        let names: Vec<String> = raw.keys().map(|k| k.get_ref().clone()).collect();
+        let mut services = IndexMap::new();
+        for (name, service) in raw {
+            let allowed = [Allowed::Own, Allowed::Services(&names)];
+            if let Some(s) = self.service(name, service, &names, &allowed) {
+                services.insert(name.get_ref().clone(), s);
+            }
+        }
+        self.service_cycles(raw);
+        services
+    }
+
+    fn service(
+        &mut self,
+        name: &SpannedStr,
+        raw: &RawService,
+        names: &[String],
+        allowed: &[Allowed<'_>],
+    ) -> Option<Service> {
+        self.known(&raw.needs, names.iter(), "service", "needs");
+        let chosen: Vec<&SpannedStr> = [&raw.preset, &raw.command, &raw.image]
+            .into_iter()
+            .flatten()
+            .collect();
+        let kind = match (&raw.preset, &raw.command, &raw.image) {
+            _ if chosen.len() > 1 => {
+                self.push(
+                    Problem::new(
+                        self.src,
+                        chosen[1].span(),
+                        format!("service `{}` sets more than one of `preset`, `command`, `image`", name.get_ref()),
+                        "second way to start it",
+                    )
+                    .with_help("a service is a preset, a command or an image; keep one"),
+                );
+                return None;
+            }
+            (Some(preset), _, _) => {
+                match Preset::ALL.iter().find(|(n, _)| n == preset.get_ref()) {
+                    Some((_, p)) => ServiceKind::Preset(*p),
+                    None => {
+                        let help = did_you_mean(preset.get_ref(), Preset::ALL.iter().map(|(n, _)| *n))
+                            .unwrap_or_else(|| "presets: postgres, redis; anything else takes `command`".into());
+                        self.push(
+                            Problem::new(self.src, preset.span(), format!("unknown preset `{}`", preset.get_ref()), "no such preset")
+                                .with_help(help),
+                        );
+                        return None;
+                    }
+                }
+            }
+            (_, Some(command), _) => {
+                self.placeholders(command.span(), command.get_ref(), allowed);
+                ServiceKind::Command(command.get_ref().clone())
+            }
+            (_, _, Some(image)) => ServiceKind::Image(image.get_ref().clone()),
+            (None, None, None) => {
+                self.push(
+                    Problem::new(
+                        self.src,
+                        name.span(),
+                        format!("service `{}` has nothing to start", name.get_ref()),
+                        "no `preset`, `command` or `image`",
+                    )
+                    .with_help("add `preset = \"postgres\"`, `command = \"…\"` or `image = \"…\"`"),
+                );
+                return None;
+            }
+        };
+        let port = match &raw.port {
+            Some(p) => match u16::try_from(*p.get_ref()) {
+                Ok(port) if port > 0 => Some(port),
+                _ => {
+                    self.problem(p.span(), format!("port {} is out of range", p.get_ref()), "ports are 1 to 65535");
+                    None
+                }
+            },
+            None => None,
+        };
+        let ready = raw.ready.as_ref().and_then(|r| self.ready(r, allowed));
+        Some(Service {
+            name: name.get_ref().clone(),
+            kind,
+            port,
+            env: self.env(&raw.env, allowed),
+            needs: raw.needs.iter().map(|n| n.get_ref().clone()).collect(),
+            ready,
+            data_dir: raw.data_dir.as_ref().map(|d| d.get_ref().clone()),
+        })
+    }
+
+    fn ready(&mut self, raw: &RawReady, allowed: &[Allowed<'_>]) -> Option<Ready> {
+        let given: Vec<&SpannedStr> = [&raw.exec, &raw.tcp, &raw.http, &raw.log]
+            .into_iter()
+            .flatten()
+            .collect();
+        if given.len() != 1 {
+            let span = given.get(1).map(|s| s.span()).unwrap_or(0..0);
+            self.push(
+                Problem::new(self.src, span, "a readiness probe needs exactly one of `exec`, `tcp`, `http`, `log`", "here")
+                    .with_help("for example `ready = { tcp = \"127.0.0.1:{{port}}\" }`"),
+            );
+            return None;
+        }
+        for probe in &given {
+            self.placeholders(probe.span(), probe.get_ref(), allowed);
+        }
+        let probe = if let Some(exec) = &raw.exec {
+            Probe::Exec(exec.get_ref().clone())
+        } else if let Some(tcp) = &raw.tcp {
+            Probe::Tcp(tcp.get_ref().clone())
+        } else if let Some(http) = &raw.http {
+            let status = raw.status.as_ref().map(|s| *s.get_ref()).unwrap_or(200);
+            Probe::Http {
+                url: http.get_ref().clone(),
+                status: u16::try_from(status).unwrap_or(200),
+            }
+        } else {
+            let log = raw.log.as_ref()?;
+            Probe::Log {
+                pattern: log.get_ref().clone(),
+                times: raw.times.as_ref().map_or(1, |t| u32::try_from(*t.get_ref()).unwrap_or(1)),
+            }
+        };
+        let interval = raw
+            .interval
+            .as_ref()
+            .and_then(|i| self.duration(i))
+            .unwrap_or(Duration::from_millis(100));
+        let timeout = raw
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(t))
+            .unwrap_or(Duration::from_secs(60));
+        Some(Ready {
+            probe,
+            interval,
+            timeout,
+        })
+    }
+
+    fn service_cycles(&mut self, raw: &IndexMap<SpannedStr, RawService>) {
+        let edges = raw
+            .iter()
+            .map(|(name, s)| (name.get_ref().as_str(), s.needs.as_slice()))
+            .collect();
+        self.cycles(edges, "service");
+    }
+
+    fn jobs(
+        &mut self,
+        raw: &IndexMap<SpannedStr, RawJob>,
+        services: &IndexMap<String, Service>,
+    ) -> IndexMap<String, Job> {
+        let job_names: Vec<String> = raw.keys().map(|k| k.get_ref().clone()).collect();
+        let service_names: Vec<String> = services.keys().cloned().collect();
+        raw.iter()
+            .map(|(name, job)| {
+                let job = self.job(name, job, &job_names, &service_names);
+                (name.get_ref().clone(), job)
+            })
+            .collect()
+    }
+
+    fn job(
+        &mut self,
+        name: &SpannedStr,
+        raw: &RawJob,
+        job_names: &[String],
+        service_names: &[String],
+    ) -> Job {
+        if name.get_ref().contains(['(', ')', ',', '=']) {
+            self.problem(
+                name.span(),
+                format!("job name `{}` uses a character reserved for matrix names", name.get_ref()),
+                "`(`, `)`, `,` and `=` name matrix instances",
+            );
+        }
+        self.known(&raw.needs, job_names.iter(), "job", "needs");
+        self.known(&raw.services, service_names.iter(), "service", "services");
+        let matrix = raw.matrix.as_ref().and_then(|m| self.matrix(m));
+        let matrix_keys: Vec<String> = matrix
+            .as_ref()
+            .map(|m| m.keys().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let allowed = [
+            Allowed::Matrix(&matrix_keys),
+            Allowed::Services(service_names),
+        ];
+        let steps = self.steps(&raw.run);
+        // Spans of list items are not kept by serde, so placeholder errors in
+        // a step list point at the whole `run` value.
+        for step in &steps {
+            self.placeholders(raw.run.span(), step, &allowed);
+        }
+        let shell = match &raw.shell {
+            Some(shell) => match shlex::split(shell.get_ref()) {
+                Some(words) if !words.is_empty() => words,
+                _ => {
+                    self.problem(shell.span(), "bad `shell`", "expected a program and its arguments, like \"bash -e\"");
+                    Vec::new()
+                }
+            },
+            None => DEFAULT_SHELL.iter().map(|s| s.to_string()).collect(),
+        };
+        if let Some(switch) = &raw.switch {
+            self.env_names(std::slice::from_ref(switch));
+        }
+        let working_directory = raw.working_directory.as_ref().map(|dir| {
+            if Path::new(dir.get_ref()).is_absolute() || dir.get_ref().split('/').any(|c| c == "..") {
+                self.problem(dir.span(), "`working_directory` must stay inside the repository", "a relative path without `..`");
+            }
+            dir.get_ref().into()
+        });
+        Job {
+            name: name.get_ref().clone(),
+            needs: raw.needs.iter().map(|n| n.get_ref().clone()).collect(),
+            steps,
+            env: self.env(&raw.env, &allowed),
+            switch: raw.switch.as_ref().map(|s| s.get_ref().clone()),
+            timeout: raw.timeout.as_ref().and_then(|t| self.duration(t)),
+            shell,
+            matrix,
+            publish: raw.publish,
+            services: raw.services.iter().map(|s| s.get_ref().clone()).collect(),
+            inputs: self.globs(&raw.inputs),
+            outputs: raw.outputs.iter().map(|o| o.get_ref().clone()).collect(),
+            cache_env: self.env_names(&raw.cache_env),
+            runs_on: raw.runs_on.clone(),
+            container: raw.container,
+            working_directory,
+        }
+    }
+
+    fn globs(&mut self, globs: &[SpannedStr]) -> Vec<String> {
+        for glob in globs {
+            if let Err(e) = globset::Glob::new(glob.get_ref()) {
+                self.problem(glob.span(), format!("bad glob `{}`", glob.get_ref()), e.kind().to_string());
+            }
+        }
+        globs.iter().map(|g| g.get_ref().clone()).collect()
+    }
+
+    fn matrix(&mut self, raw: &Spanned<IndexMap<String, Spanned<toml::Value>>>) -> Option<Matrix> {
+        let mut matrix = Matrix::default();
+        let mut ok = true;
+        for (key, value) in raw.get_ref() {
+            match key.as_str() {
+                "include" | "exclude" => match self.combinations(value) {
+                    Some(list) if key == "include" => matrix.include = list,
+                    Some(list) => matrix.exclude = list,
+                    None => ok = false,
+                },
+                _ => {
+                    let values = value.get_ref().as_array().map(|items| {
+                        items.iter().map(scalar).collect::<Option<Vec<String>>>()
+                    });
+                    match values {
+                        Some(Some(values)) if !values.is_empty() => matrix.axes.push((key.clone(), values)),
+                        _ => {
+                            ok = false;
+                            self.problem(
+                                value.span(),
+                                format!("matrix axis `{key}` must be a non-empty list of values"),
+                                "expected a list like [\"a\", \"b\"]",
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        if matrix.axes.is_empty() && matrix.include.is_empty() {
+            self.problem(raw.span(), "empty matrix", "no axis and no `include`");
+            return None;
+        }
+        for exclude in &matrix.exclude {
+            if let Some(key) = exclude.keys().find(|k| !matrix.axes.iter().any(|(a, _)| a == *k)) {
+                let span = raw.get_ref().get("exclude").map_or(raw.span(), |v| v.span());
+                self.problem(span, format!("`exclude` names `{key}`, which is not a matrix axis"), "excludes match axis values");
+                ok = false;
+            }
+        }
+        ok.then_some(matrix)
+    }
+
+    fn combinations(&mut self, value: &Spanned<toml::Value>) -> Option<Vec<Combination>> {
+        let list = value.get_ref().as_array().and_then(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    item.as_table()?
+                        .iter()
+                        .map(|(k, v)| Some((k.clone(), scalar(v)?)))
+                        .collect::<Option<Combination>>()
+                })
+                .collect::<Option<Vec<Combination>>>()
+        });
+        if list.is_none() {
+            self.problem(
+                value.span(),
+                "`include` and `exclude` must be lists of tables of values",
+                "expected [{ key = \"value\" }, …]",
+            );
+        }
+        list
+    }
+
+    fn job_cycles(&mut self, raw: &IndexMap<SpannedStr, RawJob>) {
+        let edges = raw
+            .iter()
+            .map(|(name, job)| (name.get_ref().as_str(), job.needs.as_slice()))
+            .collect();
+        self.cycles(edges, "job");
+    }
+
+    /// Finds cycles by depth-first search and names each whole cycle.
+    fn cycles(&mut self, edges: IndexMap<&str, &[SpannedStr]>, what: &str) {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            Active,
+            Done,
+        }
+        let mut marks: IndexMap<&str, Mark> = edges.keys().map(|k| (*k, Mark::New)).collect();
+        let mut found = Vec::new();
+        for start in edges.keys() {
+            if marks[start] != Mark::New {
+                continue;
+            }
+            // Iterative DFS: (node, next edge index); `path` is the active chain.
+            let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+            marks.insert(start, Mark::Active);
+            while let Some((node, index)) = stack.last_mut() {
+                let needs = edges[*node];
+                if *index == needs.len() {
+                    marks.insert(node, Mark::Done);
+                    stack.pop();
+                    continue;
+                }
+                let need = &needs[*index];
+                *index += 1;
+                let target = need.get_ref().as_str();
+                match marks.get(target).copied() {
+                    Some(Mark::New) => {
+                        marks.insert(target, Mark::Active);
+                        stack.push((edges.get_key_value(target).map_or(target, |(k, _)| k), 0));
+                    }
+                    Some(Mark::Active) => {
+                        let from = stack.iter().position(|(n, _)| *n == target).unwrap_or(0);
+                        let mut cycle: Vec<&str> = stack[from..].iter().map(|(n, _)| *n).collect();
+                        cycle.push(target);
+                        found.push((need.span(), cycle.join(" → ")));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (span, cycle) in found {
+            self.push(
+                Problem::new(self.src, span, format!("{what} dependency cycle: {cycle}"), "this closes the cycle")
+                    .with_help(format!("remove one `needs` entry on the cycle")),
+            );
+        }
+    }
+
+    fn profiles(
+        &mut self,
+        raw: &IndexMap<SpannedStr, RawProfile>,
+        jobs: &IndexMap<String, Job>,
+    ) -> IndexMap<String, Profile> {
+        raw.iter()
+            .map(|(name, p)| {
+                self.known(&p.skip, jobs.keys(), "job", "skip");
+                self.known(&p.only, jobs.keys(), "job", "only");
+                let profile = Profile {
+                    skip: p.skip.iter().map(|s| s.get_ref().clone()).collect(),
+                    only: p.only.iter().map(|s| s.get_ref().clone()).collect(),
+                    enable: self.env_names(&p.enable),
+                    container: p.container,
+                    keep_going: p.keep_going,
+                };
+                (name.get_ref().clone(), profile)
+            })
+            .collect()
+    }
+}
+
+/// What a placeholder may name in a given place.
+enum Allowed<'a> {
+    /// A service's own `port`, `host`, `url`, `data_dir`.
+    Own,
+    /// `services.NAME.FIELD` for these service names.
+    Services(&'a [String]),
+    /// `matrix.KEY` for these keys.
+    Matrix(&'a [String]),
+}
+
+/// `Ok` when `name` is offered by `allowed`; else a hint for the user.
+fn check_placeholder(name: &str, allowed: &[Allowed<'_>]) -> Result<(), String> {
+    let mut offered: Vec<String> = Vec::new();
+    for scope in allowed {
+        match scope {
+            Allowed::Own => {
+                if SERVICE_FIELDS.contains(&name) {
+                    return Ok(());
+                }
+                offered.extend(SERVICE_FIELDS.iter().map(|f| f.to_string()));
+            }
+            Allowed::Services(names) => {
+                if let Some(rest) = name.strip_prefix("services.") {
+                    if let Some((service, field)) = rest.split_once('.') {
+                        if names.iter().any(|n| n == service) && SERVICE_FIELDS.contains(&field) {
+                            return Ok(());
+                        }
+                    }
+                }
+                for service in names.iter() {
+                    offered.extend(SERVICE_FIELDS.iter().map(|f| format!("services.{service}.{f}")));
+                }
+            }
+            Allowed::Matrix(keys) => {
+                if let Some(key) = name.strip_prefix("matrix.") {
+                    if keys.iter().any(|k| k == key) {
+                        return Ok(());
+                    }
+                }
+                offered.extend(keys.iter().map(|k| format!("matrix.{k}")));
+            }
+        }
+    }
+    Err(did_you_mean(name, offered.iter().map(String::as_str)).unwrap_or_else(|| {
+        if offered.is_empty() {
+            "no placeholders are available here; `$VAR` is left to the shell".to_owned()
+        } else {
+            format!("available here: {}", offered.iter().map(|o| format!("{{{{{o}}}}}")).collect::<Vec<_>>().join(", "))
+        }
+    }))
+}
+
+fn scalar(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+pub(crate) fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}

@@ -1,0 +1,236 @@
+//! Showing a run to a person: a live view on a terminal, prefixed lines in
+//! plain logs, folded groups under GitHub/Gitea Actions.
+
+use super::duration::short;
+use crate::exec::{Observer, Outcome};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How output is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// A terminal: one live line per running job; failing output in full.
+    Interactive,
+    /// A log file or CI without folding: every line, prefixed `[job]`.
+    Plain,
+    /// GitHub or Gitea Actions: each job folded into a `::group::`.
+    Actions,
+}
+
+impl Style {
+    /// Picks the style from where stdout goes and which CI this is.
+    pub fn detect(verbose: bool) -> Style {
+        let actions = ["GITHUB_ACTIONS", "GITEA_ACTIONS"]
+            .iter()
+            .any(|var| std::env::var(var).is_ok_and(|v| v == "true"));
+        if actions {
+            Style::Actions
+        } else if std::io::stdout().is_terminal() && !verbose && !is_ci::cached() {
+            Style::Interactive
+        } else {
+            Style::Plain
+        }
+    }
+}
+
+pub struct Console {
+    style: Style,
+    names: Vec<String>,
+    /// `[name] `, ready to put in front of each output line.
+    prefixes: Vec<Vec<u8>>,
+    /// Under Actions: one job runs at a time, so its group can stream live;
+    /// otherwise each group is written from the log when the job ends.
+    stream_groups: bool,
+    live: Option<Live>,
+}
+
+struct Live {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<usize, ProgressBar>>,
+}
+
+impl Console {
+    pub fn new(style: Style, names: Vec<String>, one_at_a_time: bool) -> Console {
+        let prefixes = names.iter().map(|n| format!("[{n}] ").into_bytes()).collect();
+        let live = (style == Style::Interactive).then(|| Live {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+            bars: Mutex::new(HashMap::new()),
+        });
+        Console {
+            style,
+            names,
+            prefixes,
+            stream_groups: one_at_a_time,
+            live,
+        }
+    }
+
+    pub fn style(&self) -> Style {
+        self.style
+    }
+
+    /// Prints a block of text without tearing the live view.
+    pub fn print(&self, text: &str) {
+        match &self.live {
+            Some(live) => live.multi.suspend(|| print_out(text)),
+            None => print_out(text),
+        }
+    }
+
+    fn status_line(&self, job: usize, outcome: &Outcome, duration: Duration) -> String {
+        let name = &self.names[job];
+        let (mark, color) = match outcome {
+            Outcome::Passed => ("✔", console::Color::Green),
+            Outcome::Failed { .. } | Outcome::TimedOut(_) => ("✘", console::Color::Red),
+            Outcome::Cancelled { .. } => ("■", console::Color::Yellow),
+            Outcome::Skipped(_) => ("–", console::Color::Cyan),
+        };
+        let mut line = format!("{mark} {name} {}", outcome.label());
+        if !matches!(outcome, Outcome::Skipped(_)) {
+            line.push_str(&format!(" in {}", short(duration)));
+        }
+        if let Some(detail) = outcome.detail() {
+            line.push_str(&format!(": {detail}"));
+        }
+        if self.style == Style::Interactive {
+            console::style(line).fg(color).to_string()
+        } else {
+            line
+        }
+    }
+}
+
+impl Observer for Console {
+    fn job_started(&self, job: usize) {
+        match (&self.live, self.style) {
+            (Some(live), _) => {
+                let bar = live.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(self.names[job].clone());
+                bar.enable_steady_tick(Duration::from_millis(100));
+                if let Ok(mut bars) = live.bars.lock() {
+                    bars.insert(job, bar);
+                }
+            }
+            (None, Style::Actions) if self.stream_groups => {
+                print_out(&format!("::group::{}\n", self.names[job]));
+            }
+            (None, _) => print_out(&format!("▶ {}\n", self.names[job])),
+        }
+    }
+
+    fn note(&self, job: usize, line: &str) {
+        match self.style {
+            Style::Interactive => {}
+            Style::Actions if !self.stream_groups => {}
+            _ => self.output(job, format!("{line}\n").as_bytes()),
+        }
+    }
+
+    fn output(&self, job: usize, lines: &[u8]) {
+        match self.style {
+            Style::Interactive => {
+                let last = lines
+                    .split(|&b| b == b'\n')
+                    .rev()
+                    .find(|l| !l.iter().all(u8::is_ascii_whitespace));
+                if let (Some(live), Some(last)) = (&self.live, last) {
+                    if let Some(bar) = live.bars.lock().ok().and_then(|b| b.get(&job).cloned()) {
+                        bar.set_message(String::from_utf8_lossy(last).trim().to_owned());
+                    }
+                }
+            }
+            Style::Actions if self.stream_groups => {
+                let _ = std::io::stdout().lock().write_all(lines);
+            }
+            Style::Actions => {}
+            Style::Plain => {
+                let prefix = &self.prefixes[job];
+                let count = memchr::memchr_iter(b'\n', lines).count();
+                let mut buffer = Vec::with_capacity(lines.len() + count * prefix.len());
+                for line in lines.split_inclusive(|&b| b == b'\n') {
+                    buffer.extend_from_slice(prefix);
+                    buffer.extend_from_slice(line);
+                }
+                let _ = std::io::stdout().lock().write_all(&buffer);
+            }
+        }
+    }
+
+    fn job_finished(&self, job: usize, outcome: &Outcome, duration: Duration, log: Option<&Path>) {
+        let status = self.status_line(job, outcome, duration);
+        match &self.live {
+            Some(live) => {
+                if let Some(bar) = live.bars.lock().ok().and_then(|mut b| b.remove(&job)) {
+                    bar.finish_and_clear();
+                    live.multi.remove(&bar);
+                }
+                let mut text = format!("{status}\n");
+                if outcome.is_failure() {
+                    if let Some(log) = log {
+                        text.push_str(&framed_log(&self.names[job], log));
+                    }
+                }
+                live.multi.suspend(|| print_out(&text));
+            }
+            None if self.style == Style::Actions => {
+                let mut text = String::new();
+                if log.is_some() && !self.stream_groups {
+                    text.push_str(&format!("::group::{}\n", self.names[job]));
+                    if let Some(log) = log {
+                        text.push_str(&std::fs::read_to_string(log).unwrap_or_default());
+                    }
+                }
+                if log.is_some() {
+                    text.push_str("::endgroup::\n");
+                }
+                text.push_str(&status);
+                text.push('\n');
+                if outcome.is_failure() {
+                    let detail = outcome.detail().unwrap_or_default();
+                    text.push_str(&format!("::error title={} {}::{detail}\n", self.names[job], outcome.label()));
+                }
+                print_out(&text);
+            }
+            None => print_out(&format!("{status}\n")),
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        let line = match self.style {
+            Style::Actions => format!("::warning::{message}"),
+            Style::Interactive => console::style(format!("warning: {message}")).yellow().to_string(),
+            Style::Plain => format!("warning: {message}"),
+        };
+        match &self.live {
+            Some(live) => live.multi.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+}
+
+/// A failing job's whole log, between two rules, for the terminal view.
+fn framed_log(name: &str, log: &Path) -> String {
+    let body = std::fs::read_to_string(log).unwrap_or_else(|e| format!("(cannot read {}: {e})\n", log.display()));
+    let rule = console::style(format!("── {name} ──")).dim();
+    let end = console::style(format!("── end of {name} · {} ──", log.display())).dim();
+    let mut text = format!("{rule}\n{body}");
+    if !body.ends_with('\n') && !body.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&format!("{end}\n"));
+    text
+}
+
+fn print_out(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}

@@ -1,0 +1,11 @@
+//! Showing and recording runs: the console, the summary table, run directories.
+
+mod console;
+mod duration;
+mod run_dir;
+mod summary;
+
+pub use console::{Console, Style};
+pub use duration::short as short_duration;
+pub use run_dir::RunDir;
+pub use summary::table as summary_table;

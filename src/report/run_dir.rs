@@ -1,0 +1,104 @@
+//! `.parity/runs/<id>/`: one directory per run with every job's log.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// parity's state directory inside a repository.
+pub const STATE_DIR: &str = ".parity";
+
+#[derive(Debug)]
+pub struct RunDir {
+    pub id: String,
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    /// Creates a fresh run directory under `root/.parity/runs` and points
+    /// `.parity/runs/latest` at it.
+    pub fn create(root: &Path) -> io::Result<RunDir> {
+        let state = root.join(STATE_DIR);
+        std::fs::create_dir_all(state.join("runs"))?;
+        // Keeps the state directory out of `git status` without asking the
+        // user to edit their .gitignore.
+        let ignore = state.join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(&ignore, "*\n")?;
+        }
+        let id = new_id();
+        let path = state.join("runs").join(&id);
+        std::fs::create_dir(&path)?;
+        let latest = state.join("runs").join("latest");
+        let temp = state.join("runs").join(format!(".latest-{id}"));
+        std::os::unix::fs::symlink(&id, &temp)?;
+        std::fs::rename(&temp, &latest)?;
+        Ok(RunDir { id, path })
+    }
+
+    /// A log file path per job name, unique even when names differ only in
+    /// characters a file name cannot hold.
+    pub fn log_paths(&self, names: &[String]) -> Vec<PathBuf> {
+        let mut used = std::collections::HashSet::new();
+        names
+            .iter()
+            .map(|name| {
+                let slug = slug(name);
+                let mut candidate = slug.clone();
+                let mut n = 2;
+                while !used.insert(candidate.clone()) {
+                    candidate = format!("{slug}-{n}");
+                    n += 1;
+                }
+                self.path.join(format!("{candidate}.log"))
+            })
+            .collect()
+    }
+}
+
+/// `test (features=full, os=linux)` → `test-features=full-os=linux`.
+fn slug(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '=' | '-') {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-');
+    if out.is_empty() { "job".to_owned() } else { out.to_owned() }
+}
+
+/// `20261127T092024Z-1a2b`: sorts by time, unique across concurrent runs.
+fn new_id() -> String {
+    let now = SystemTime::now();
+    let stamp: String = humantime::format_rfc3339_seconds(now)
+        .to_string()
+        .chars()
+        .filter(|c| !matches!(c, '-' | ':'))
+        .collect();
+    let nanos = now.duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
+    format!("{stamp}-{salt:04x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_file_names() {
+        assert_eq!(slug("test (features=full, os=linux)"), "test-features=full-os=linux");
+        assert_eq!(slug("///"), "job");
+    }
+
+    #[test]
+    fn logs_are_unique_and_latest_points_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        let logs = run.log_paths(&["a b".into(), "a/b".into()]);
+        assert_ne!(logs[0], logs[1]);
+        let latest = std::fs::read_link(dir.path().join(".parity/runs/latest")).unwrap();
+        assert_eq!(latest, Path::new(&run.id));
+    }
+}

@@ -1,0 +1,199 @@
+//! Secret masking that holds across chunk boundaries.
+//!
+//! Output arrives in pipe-sized chunks; a secret can be split between two of
+//! them. [`MaskStream`] keeps back just enough bytes (the longest secret less
+//! one) to be sure no secret straddles what it lets through.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use std::sync::Arc;
+
+/// What a masked secret is replaced with.
+pub const MASK: &[u8] = b"***";
+
+/// Secrets shorter than this still get masked, with a warning: masking them
+/// also hides innocent text and a short value is easy to guess anyway.
+pub const MIN_SAFE_LEN: usize = 4;
+
+/// The set of secret values to hide, compiled once and shared by every stream.
+#[derive(Clone, Default)]
+pub struct SecretSet {
+    matcher: Option<Arc<AhoCorasick>>,
+    longest: usize,
+}
+
+impl std::fmt::Debug for SecretSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the values themselves.
+        f.debug_struct("SecretSet")
+            .field("longest", &self.longest)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SecretSet {
+    /// Compiles the values to hide. A multi-line value is also hidden line by
+    /// line, since tools often print it one line at a time.
+    pub fn new<I, S>(values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut patterns: Vec<String> = Vec::new();
+        for value in values {
+            let value = value.as_ref();
+            if value.is_empty() {
+                continue;
+            }
+            patterns.push(value.to_owned());
+            if value.contains('\n') {
+                patterns.extend(
+                    value
+                        .lines()
+                        .map(|l| l.trim_end_matches('\r'))
+                        .filter(|l| l.len() >= MIN_SAFE_LEN)
+                        .map(str::to_owned),
+                );
+            }
+        }
+        patterns.sort();
+        patterns.dedup();
+        if patterns.is_empty() {
+            return SecretSet::default();
+        }
+        let longest = patterns.iter().map(String::len).max().unwrap_or(0);
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .ok()
+            .map(Arc::new);
+        SecretSet { matcher, longest }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+
+    /// Masks a whole string at once (error messages, report fields).
+    pub fn mask_str(&self, text: &str) -> String {
+        match &self.matcher {
+            Some(m) => m.replace_all(text, &vec!["***"; m.patterns_len()]),
+            None => text.to_owned(),
+        }
+    }
+
+    /// A masking stream for one output pipe.
+    pub fn stream(&self) -> MaskStream {
+        MaskStream {
+            set: self.clone(),
+            pending: Vec::new(),
+        }
+    }
+}
+
+/// Masks one byte stream chunk by chunk.
+pub struct MaskStream {
+    set: SecretSet,
+    pending: Vec<u8>,
+}
+
+impl MaskStream {
+    /// Appends to `out` the masked bytes of `chunk` that can no longer be
+    /// part of a secret; keeps the rest for the next call.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let Some(matcher) = &self.set.matcher else {
+            out.extend_from_slice(chunk);
+            return;
+        };
+        self.pending.extend_from_slice(chunk);
+        let keep_from = self.pending.len().saturating_sub(self.set.longest - 1);
+        let mut emitted = 0;
+        for found in matcher.find_iter(&self.pending) {
+            if found.start() >= keep_from {
+                break;
+            }
+            out.extend_from_slice(&self.pending[emitted..found.start()]);
+            out.extend_from_slice(MASK);
+            emitted = found.end();
+        }
+        let cut = keep_from.max(emitted);
+        if emitted < cut {
+            out.extend_from_slice(&self.pending[emitted..cut]);
+        }
+        self.pending.drain(..cut);
+    }
+
+    /// Flushes what was held back at the end of the stream.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let rest = std::mem::take(&mut self.pending);
+        match &self.set.matcher {
+            Some(m) => {
+                let mut last = 0;
+                for found in m.find_iter(&rest) {
+                    out.extend_from_slice(&rest[last..found.start()]);
+                    out.extend_from_slice(MASK);
+                    last = found.end();
+                }
+                out.extend_from_slice(&rest[last..]);
+            }
+            None => out.extend_from_slice(&rest),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masked_in_two(set: &SecretSet, text: &[u8], split: usize) -> Vec<u8> {
+        let mut stream = set.stream();
+        let mut out = Vec::new();
+        stream.push(&text[..split], &mut out);
+        stream.push(&text[split..], &mut out);
+        stream.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn masks_a_secret_split_at_every_offset() {
+        let set = SecretSet::new(["hunter2-token", "abcd"]);
+        let text = b"login hunter2-token then abcd and abc done";
+        for split in 0..=text.len() {
+            assert_eq!(
+                masked_in_two(&set, text, split),
+                b"login *** then *** and abc done",
+                "split at {split}"
+            );
+        }
+    }
+
+    #[test]
+    fn byte_at_a_time() {
+        let set = SecretSet::new(["s3cr3t"]);
+        let mut stream = set.stream();
+        let mut out = Vec::new();
+        for b in b"xs3cr3ts3cr3t\n" {
+            stream.push(&[*b], &mut out);
+        }
+        stream.finish(&mut out);
+        assert_eq!(out, b"x******\n");
+    }
+
+    #[test]
+    fn multi_line_secret_masked_line_by_line() {
+        let set = SecretSet::new(["-----BEGIN KEY-----\nMIIEabcdef\n-----END KEY-----"]);
+        assert_eq!(set.mask_str("key: MIIEabcdef"), "key: ***");
+    }
+
+    #[test]
+    fn no_secrets_passes_through() {
+        let set = SecretSet::new(Vec::<String>::new());
+        assert!(set.is_empty());
+        assert_eq!(masked_in_two(&set, b"plain", 2), b"plain");
+    }
+
+    #[test]
+    fn debug_never_shows_values() {
+        let set = SecretSet::new(["topsecret"]);
+        assert!(!format!("{set:?}").contains("topsecret"));
+    }
+}
