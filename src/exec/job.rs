@@ -217,7 +217,7 @@ impl JobRun {
             if left.len() == 1 { "" } else { "es" },
             names.join(", ")
         );
-        sink.note(&format!("parity: {message}"));
+        sink.log_only(&format!("parity: {message}"));
         self.observer.warn(&message);
         let targets: Vec<Target> = left.iter().map(|p| Target::Process(Pid::from_raw(p.pid))).collect();
         process::terminate(&targets, process::GRACE);

@@ -32,14 +32,20 @@ impl JobSink {
         })
     }
 
-    /// A line of parity's own (a step header), already free of secrets
-    /// only if the caller masked it; masked here again to be sure.
+    /// A line of parity's own (a step header), in the log and on the console.
     pub(crate) fn note(&self, line: &str) {
-        let line = format!("{}\n", self.secrets.mask_str(line));
+        let line = self.log_only(line);
+        self.console.note(self.job, &line);
+    }
+
+    /// A line of parity's own for the log file alone (the console says it
+    /// another way). Masked, since it may quote a command.
+    pub(crate) fn log_only(&self, line: &str) -> String {
+        let line = self.secrets.mask_str(line);
         if let Ok(mut log) = self.log.lock() {
-            let _ = log.write_all(line.as_bytes());
+            let _ = writeln!(log, "{line}");
         }
-        self.console.note(self.job, line.trim_end());
+        line
     }
 
     pub(crate) fn flush(&self) {

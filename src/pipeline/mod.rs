@@ -33,6 +33,47 @@ pub struct Pipeline {
     pub profiles: IndexMap<String, Profile>,
     pub services: IndexMap<String, Service>,
     pub jobs: IndexMap<String, Job>,
+    pub runner: Option<Runner>,
+    pub cache: Cache,
+    /// A compose file whose services are used like `[services.*]`.
+    pub compose: Option<PathBuf>,
+}
+
+/// The container that mirrors CI (`--container`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runner {
+    pub source: RunnerSource,
+    pub build_args: IndexMap<String, String>,
+    pub mount_docker_socket: bool,
+    pub gpus: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunnerSource {
+    Image(String),
+    /// A Dockerfile and its build context, relative to the pipeline root.
+    Dockerfile { path: PathBuf, context: PathBuf },
+}
+
+/// Where job results are cached and who may write them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cache {
+    /// A Bazel HTTP cache (`/ac`, `/cas`).
+    pub remote: Option<String>,
+    pub write: CacheWrite,
+    /// Local store limit in bytes.
+    pub max_size: Option<u64>,
+    /// The env var holding the remote's bearer token or `user:password`.
+    pub token_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CacheWrite {
+    /// Only where `CI` is truthy: laptops and pull requests read.
+    #[default]
+    Ci,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +129,8 @@ pub struct Service {
     pub needs: Vec<String>,
     pub ready: Option<Ready>,
     pub data_dir: Option<String>,
+    /// `HOST:CONTAINER` port mappings for image services.
+    pub ports: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,7 +49,7 @@ pub(crate) fn scan(template: &str) -> Result<Vec<Placeholder<'_>>, SyntaxError> 
 
 /// A placeholder that had no value when the template was rendered.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Unresolved(pub String);
+pub(crate) struct Unresolved(pub(crate) String);
 
 impl fmt::Display for Unresolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -2,11 +2,15 @@
 //! one run of `parity list` shows them all.
 
 use super::error::{did_you_mean, from_toml, Problem, Source};
-use super::file::{RawJob, RawPipeline, RawProfile, RawReady, RawService, ScalarString, SpannedStr};
+use super::file::{
+    RawCache, RawJob, RawPipeline, RawProfile, RawReady, RawRunner, RawService, ScalarString,
+    SpannedStr,
+};
 use super::matrix::{Combination, Matrix};
 use super::placeholder;
 use super::{
-    Job, Pipeline, Preset, Probe, Profile, Ready, Secrets, Service, ServiceKind, DEFAULT_SHELL,
+    Cache, CacheWrite, Job, Pipeline, Preset, Probe, Profile, Ready, Runner, RunnerSource, Secrets,
+    Service, ServiceKind, DEFAULT_SHELL,
 };
 use indexmap::IndexMap;
 use std::path::Path;
@@ -68,6 +72,8 @@ pub(super) fn validate(path: &Path, src: &Source) -> Result<Pipeline, Vec<Proble
         }
         let _ = name;
     }
+    let runner = raw.runner.as_ref().and_then(|r| v.runner(r));
+    let cache = raw.cache.as_ref().map(|c| v.cache(c)).unwrap_or_default();
     if !v.problems.is_empty() {
         return Err(v.problems);
     }
@@ -80,6 +86,9 @@ pub(super) fn validate(path: &Path, src: &Source) -> Result<Pipeline, Vec<Proble
         profiles,
         services,
         jobs,
+        runner,
+        cache,
+        compose: raw.compose.map(|c| c.into_inner().into()),
     })
 }
 
@@ -130,13 +139,13 @@ impl Validator<'_> {
                 self.problem(value.span(), "a duration of zero", "must be longer than 0s");
                 None
             }
-            Err(e) => {
+            Err(_) => {
                 self.push(
                     Problem::new(
                         self.src,
                         value.span(),
                         format!("bad duration `{}`", value.get_ref()),
-                        e.to_string(),
+                        "not a duration",
                     )
                     .with_help("write durations like \"90s\", \"20m\" or \"1h 30m\""),
                 );
@@ -222,6 +231,73 @@ impl Validator<'_> {
             value_span.start + 1 + range.start..value_span.start + 1 + range.end
         } else {
             value_span
+        }
+    }
+
+    fn runner(&mut self, raw: &RawRunner) -> Option<Runner> {
+        let source = match (&raw.image, &raw.dockerfile) {
+            (Some(image), None) => RunnerSource::Image(image.get_ref().clone()),
+            (None, Some(dockerfile)) => RunnerSource::Dockerfile {
+                path: dockerfile.get_ref().into(),
+                context: raw
+                    .context
+                    .as_ref()
+                    .map_or_else(|| ".".into(), |c| c.get_ref().into()),
+            },
+            (Some(image), Some(_)) => {
+                self.push(
+                    Problem::new(self.src, image.span(), "`[runner]` sets both `image` and `dockerfile`", "one too many")
+                        .with_help("use `image` for a prebuilt image, `dockerfile` to build one"),
+                );
+                return None;
+            }
+            (None, None) => {
+                self.problem(0..0, "`[runner]` needs `image` or `dockerfile`", "no runner image");
+                return None;
+            }
+        };
+        Some(Runner {
+            source,
+            build_args: raw.build_args.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
+            mount_docker_socket: raw.mount_docker_socket,
+            gpus: raw.gpus.clone(),
+        })
+    }
+
+    fn cache(&mut self, raw: &RawCache) -> Cache {
+        let write = match raw.write.as_ref().map(|w| (w, w.get_ref().as_str())) {
+            None | Some((_, "ci")) => CacheWrite::Ci,
+            Some((_, "always")) => CacheWrite::Always,
+            Some((_, "never")) => CacheWrite::Never,
+            Some((w, other)) => {
+                self.push(
+                    Problem::new(self.src, w.span(), format!("unknown cache write policy `{other}`"), "not a policy")
+                        .with_help("`ci` (only where CI=true), `always` or `never`"),
+                );
+                CacheWrite::Ci
+            }
+        };
+        if let Some(remote) = &raw.remote {
+            let url = remote.get_ref();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                self.problem(remote.span(), "the remote cache must be an http:// or https:// URL", "not an HTTP URL");
+            }
+        }
+        let max_size = raw.max_size.as_ref().and_then(|size| match parse_size(size.get_ref()) {
+            Some(bytes) => Some(bytes),
+            None => {
+                self.push(
+                    Problem::new(self.src, size.span(), format!("bad size `{}`", size.get_ref()), "not a size")
+                        .with_help("write sizes like \"500MB\", \"10GB\" or \"2GiB\""),
+                );
+                None
+            }
+        });
+        Cache {
+            remote: raw.remote.as_ref().map(|r| r.get_ref().trim_end_matches('/').to_owned()),
+            write,
+            max_size,
+            token_env: raw.token_env.clone(),
         }
     }
 
@@ -314,6 +390,7 @@ impl Validator<'_> {
             needs: raw.needs.iter().map(|n| n.get_ref().clone()).collect(),
             ready,
             data_dir: raw.data_dir.as_ref().map(|d| d.get_ref().clone()),
+            ports: raw.ports.iter().map(|p| p.get_ref().clone()).collect(),
         })
     }
 
@@ -673,6 +750,27 @@ fn scalar(value: &toml::Value) -> Option<String> {
         toml::Value::Boolean(b) => Some(b.to_string()),
         _ => None,
     }
+}
+
+/// `500MB`, `10GB`, `2GiB`, `1024` (bytes).
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        "tb" => 1_000_000_000_000,
+        "tib" => 1 << 40,
+        _ => return None,
+    };
+    Some((number * scale as f64) as u64)
 }
 
 pub(crate) fn is_env_name(name: &str) -> bool {

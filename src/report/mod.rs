@@ -7,5 +7,5 @@ mod summary;
 
 pub use console::{Console, Style};
 pub use duration::short as short_duration;
-pub use run_dir::RunDir;
+pub use run_dir::{RunDir, STATE_DIR};
 pub use summary::table as summary_table;
