@@ -103,7 +103,7 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
             "parity: {runnable} job{} to run, {} at a time; logs in {}\n",
             if runnable == 1 { "" } else { "s" },
             options.parallelism,
-            run_dir.path.display()
+            run_dir.display()
         ));
     }
     let summary = exec::run(&plan, &ctx, console.clone()).map_err(Error::Start)?;
@@ -112,7 +112,7 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
         summary_table(&summary.results),
         verdict(summary.exit_code()),
         crate::report::short_duration(summary.duration),
-        run_dir.path.display()
+        run_dir.display()
     ));
     Ok(summary.exit_code())
 }

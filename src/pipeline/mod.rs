@@ -184,7 +184,10 @@ impl Pipeline {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(path, text)
+        // Steps run in the file's directory; an absolute root keeps that true
+        // whatever directory a step changes to.
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        Self::parse(&path, text)
     }
 
     /// Validates pipeline text that was read from `path`.

@@ -35,6 +35,17 @@ impl RunDir {
         Ok(RunDir { id, path })
     }
 
+    /// The run directory as a person types it: relative to the working
+    /// directory when inside it.
+    pub fn display(&self) -> String {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        self.path
+            .strip_prefix(&cwd)
+            .unwrap_or(&self.path)
+            .display()
+            .to_string()
+    }
+
     /// A log file path per job name, unique even when names differ only in
     /// characters a file name cannot hold.
     pub fn log_paths(&self, names: &[String]) -> Vec<PathBuf> {
