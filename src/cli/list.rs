@@ -4,6 +4,7 @@ use super::Cli;
 use crate::error::Error;
 use crate::exit_code;
 use crate::pipeline::Job;
+use crate::report::print_out;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct ListArgs {
@@ -34,7 +35,7 @@ pub(super) fn list(cli: &Cli, args: &ListArgs) -> Result<i32, Error> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        print_out(&format!("{}\n", serde_json::to_string_pretty(&rows).unwrap_or_default()));
         return Ok(exit_code::SUCCESS);
     }
     let width = pipeline.jobs.keys().map(|n| n.chars().count()).max().unwrap_or(0);
@@ -49,7 +50,7 @@ pub(super) fn list(cli: &Cli, args: &ListArgs) -> Result<i32, Error> {
             }
         }
     }
-    print!("{out}");
+    print_out(&out);
     Ok(exit_code::SUCCESS)
 }
 

@@ -229,7 +229,9 @@ fn framed_log(name: &str, log: &Path) -> String {
     text
 }
 
-fn print_out(text: &str) {
+/// Writes to stdout, ignoring a closed pipe (`parity list | head`): the
+/// reader has what it wanted, and that is no reason to panic.
+pub fn print_out(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();

@@ -5,7 +5,7 @@ mod duration;
 mod run_dir;
 mod summary;
 
-pub use console::{Console, Style};
+pub use console::{print_out, Console, Style};
 pub use duration::short as short_duration;
 pub use run_dir::{RunDir, STATE_DIR};
 pub use summary::table as summary_table;
