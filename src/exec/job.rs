@@ -123,6 +123,7 @@ impl JobRun {
             if self.control.stopped().is_some() {
                 break;
             }
+            self.observer.step_started(self.index, step);
             sink.note(&header(script));
             let command = StepCommand {
                 shell: &self.job.shell,
@@ -130,7 +131,9 @@ impl JobRun {
                 cwd: &self.job.cwd,
                 env: &env,
             };
-            if let Err(end) = self.run_step(&command, &sink, &mut pumps) {
+            let result = self.run_step(&command, &sink, &mut pumps);
+            self.observer.step_finished(self.index, step, result.as_ref().err());
+            if let Err(end) = result {
                 outcome = Outcome::Failed {
                     step,
                     command: script.clone(),

@@ -27,5 +27,10 @@ pub trait Observer: Send + Sync {
     fn output(&self, job: usize, lines: &[u8]);
     /// `log` is `None` for jobs that never started.
     fn job_finished(&self, job: usize, outcome: &Outcome, duration: Duration, log: Option<&Path>);
+    /// A step of a running job begins; its output follows until `step_finished`.
+    /// Defaults to nothing: only the run record times steps.
+    fn step_started(&self, _job: usize, _step: usize) {}
+    /// A step ended: `end` is `None` when it succeeded.
+    fn step_finished(&self, _job: usize, _step: usize, _end: Option<&StepEnd>) {}
     fn warn(&self, message: &str);
 }

@@ -149,6 +149,9 @@ pub(crate) struct RawDeploy {
     pub(crate) timeout: Option<SpannedStr>,
     #[serde(default)]
     pub(crate) env: IndexMap<String, Spanned<ScalarString>>,
+    pub(crate) lease: Option<SpannedStr>,
+    pub(crate) shell: Option<SpannedStr>,
+    pub(crate) runs_on: Option<String>,
 }
 
 /// `run = "one step"` or `run = ["step one", "step two"]`.

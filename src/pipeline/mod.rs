@@ -1,5 +1,6 @@
 //! The `parity.toml` model: read with spans, validated, immutable afterwards.
 
+mod deploy;
 mod error;
 mod file;
 mod graph;
@@ -7,6 +8,7 @@ mod matrix;
 pub(crate) mod placeholder;
 mod validate;
 
+pub use deploy::{ledger_ref, Deploy, DEFAULT_LEASE, RESERVED_DEPLOY_NAMES};
 pub use error::{PipelineError, Problem};
 pub use graph::{Instance, InstanceGraph};
 pub use matrix::{instance_name, Combination, Matrix};
@@ -37,6 +39,8 @@ pub struct Pipeline {
     pub cache: Cache,
     /// A compose file whose services are used like `[services.*]`.
     pub compose: Option<PathBuf>,
+    /// `[deploy.NAME]` environments, in file order.
+    pub deploys: IndexMap<String, Deploy>,
 }
 
 /// The container that mirrors CI (`--container`).

@@ -17,6 +17,8 @@ use std::path::Path;
 use std::time::Duration;
 use toml::Spanned;
 
+mod deploy;
+
 /// Fields a service exposes to placeholders as `{{services.NAME.FIELD}}`.
 pub(crate) const SERVICE_FIELDS: [&str; 4] = ["host", "port", "url", "data_dir"];
 
@@ -63,15 +65,7 @@ pub(super) fn validate(path: &Path, src: &Source) -> Result<Pipeline, Vec<Proble
             .map(|s| v.env_names(&s.optional))
             .unwrap_or_default(),
     };
-    for (name, deploy) in &raw.deploy {
-        v.known(&deploy.needs, jobs.keys(), "job", "needs");
-        v.known(&deploy.services, services.keys(), "service", "services");
-        v.steps(&deploy.run);
-        if let Some(timeout) = &deploy.timeout {
-            v.duration(timeout);
-        }
-        let _ = name;
-    }
+    let deploys = v.deploys(&raw.deploy, &jobs, &services);
     let runner = raw.runner.as_ref().and_then(|r| v.runner(r));
     let cache = raw.cache.as_ref().map(|c| v.cache(c)).unwrap_or_default();
     if !v.problems.is_empty() {
@@ -89,6 +83,7 @@ pub(super) fn validate(path: &Path, src: &Source) -> Result<Pipeline, Vec<Proble
         runner,
         cache,
         compose: raw.compose.map(|c| c.into_inner().into()),
+        deploys,
     })
 }
 
