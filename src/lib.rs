@@ -5,6 +5,7 @@
 //! plans and runs it, and events stream to `report`.
 
 pub mod cli;
+pub mod container;
 pub mod env_file;
 pub mod error;
 pub mod exec;

@@ -97,6 +97,7 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
         secrets: secrets(&pipeline, &ambient, &env_values),
         parallelism: options.parallelism,
         keep_going: options.keep_going,
+        sandbox: None,
     };
     if style != Style::Interactive {
         console.print(&format!(

@@ -11,6 +11,7 @@ mod error;
 pub mod image;
 mod job;
 mod owned;
+mod prepare;
 mod sandbox;
 pub mod service;
 mod sweep;
@@ -18,6 +19,7 @@ mod sweep;
 pub use engine::{Engine, EngineKind, ENGINE_VAR};
 pub use error::ContainerError;
 pub use job::{JobContainer, JobSpec};
+pub use prepare::{in_container, prepare, ContainerOptions, Prepared};
 pub use sandbox::{ContainerSandbox, SandboxSettings};
 pub use sweep::sweep;
 

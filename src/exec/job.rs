@@ -6,6 +6,7 @@ use super::output::{JobSink, Pump};
 use super::plan::PlannedJob;
 use super::process::{self, StepCommand, StepProcess, Target};
 use super::reaper::{self, MARKER_VAR};
+use super::sandbox::{Enclosure, Sandbox};
 use super::Observer;
 use crate::secrets::SecretSet;
 use nix::unistd::Pid;
@@ -34,6 +35,8 @@ pub(crate) struct JobControl {
     /// The job's first step pid: its leftovers all have larger pids.
     first_pid: AtomicI32,
     marker: String,
+    /// The job's container, when it runs in one: stopping the job stops it.
+    enclosure: Mutex<Option<Arc<dyn Enclosure>>>,
 }
 
 impl JobControl {
@@ -58,12 +61,24 @@ impl JobControl {
         // The grace period must not hold up the scheduler.
         let _ = std::thread::Builder::new()
             .name("parity-stop".into())
-            .spawn(move || process::terminate(&control.targets(), process::GRACE));
+            .spawn(move || {
+                if let Some(enclosure) = control.enclosure() {
+                    enclosure.kill();
+                }
+                process::terminate(&control.targets(), process::GRACE)
+            });
     }
 
     /// SIGKILL now: the second Ctrl-C.
     pub(crate) fn kill(&self) {
+        if let Some(enclosure) = self.enclosure() {
+            enclosure.kill();
+        }
         process::kill_now(&self.targets());
+    }
+
+    fn enclosure(&self) -> Option<Arc<dyn Enclosure>> {
+        lock(&self.enclosure).clone()
     }
 
     fn stopped(&self) -> Option<Stop> {
@@ -98,6 +113,7 @@ pub(crate) struct JobRun {
     pub(crate) log: PathBuf,
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) control: Arc<JobControl>,
+    pub(crate) sandbox: Option<Arc<dyn Sandbox>>,
 }
 
 impl JobRun {
@@ -116,6 +132,11 @@ impl JobRun {
         let mut env = self.base_env.clone();
         env.extend(self.job.env.iter().cloned());
         env.push((MARKER_VAR.into(), self.control.marker.clone()));
+        if let Some(sandbox) = self.sandbox.as_ref().filter(|s| s.contains(self.index)) {
+            let outcome = self.run_enclosed(sandbox.as_ref(), &sink, &env);
+            sink.flush();
+            return self.settle(outcome);
+        }
 
         let mut pumps = Vec::new();
         let mut outcome = Outcome::Passed;
@@ -142,12 +163,7 @@ impl JobRun {
                 break;
             }
         }
-        outcome = match self.control.stopped() {
-            Some(Stop::TimedOut(limit)) => Outcome::TimedOut(limit),
-            Some(Stop::Cancelled) => Outcome::Cancelled { interrupted: false },
-            Some(Stop::Interrupted) => Outcome::Cancelled { interrupted: true },
-            None => outcome,
-        };
+        outcome = self.settle(outcome);
         self.stop_leftovers(&sink);
         for pump in &pumps {
             if !pump.wait(Duration::from_secs(1)) {
@@ -158,6 +174,69 @@ impl JobRun {
             }
         }
         sink.flush();
+        outcome
+    }
+
+    /// A stopped job ends the way it was stopped, whatever its step said.
+    fn settle(&self, outcome: Outcome) -> Outcome {
+        match self.control.stopped() {
+            Some(Stop::TimedOut(limit)) => Outcome::TimedOut(limit),
+            Some(Stop::Cancelled) => Outcome::Cancelled { interrupted: false },
+            Some(Stop::Interrupted) => Outcome::Cancelled { interrupted: true },
+            None => outcome,
+        }
+    }
+
+    /// Runs the steps in the job's enclosure (its container). What they
+    /// leave running ends with the enclosure.
+    fn run_enclosed(&self, sandbox: &dyn Sandbox, sink: &Arc<JobSink>, env: &[(String, String)]) -> Outcome {
+        let not_started = |why: String| Outcome::Failed {
+            step: 0,
+            command: self.job.steps.first().cloned().unwrap_or_default(),
+            end: StepEnd::NotStarted(why),
+        };
+        if self.control.stopped().is_some() {
+            return Outcome::Passed;
+        }
+        let opened = match sandbox.open(self.index, &self.job, env) {
+            Ok(opened) => opened,
+            Err(e) => return not_started(e.to_string()),
+        };
+        let mut pumps = Vec::new();
+        for output in opened.outputs {
+            match Pump::start(output, Arc::clone(sink)) {
+                Ok(pump) => pumps.push(pump),
+                Err(e) => {
+                    opened.enclosure.kill();
+                    return not_started(e.to_string());
+                }
+            }
+        }
+        let enclosure = opened.enclosure;
+        *lock(&self.control.enclosure) = Some(Arc::clone(&enclosure));
+        // A stop that came before the enclosure was known did not reach it.
+        if self.control.stopped().is_some() {
+            enclosure.kill();
+        }
+        let mut outcome = Outcome::Passed;
+        for (step, script) in self.job.steps.iter().enumerate() {
+            if self.control.stopped().is_some() {
+                break;
+            }
+            sink.note(&header(script));
+            if let Err(end) = enclosure.run_step(&self.job.shell, script, &self.job.cwd) {
+                outcome = Outcome::Failed {
+                    step,
+                    command: script.clone(),
+                    end,
+                };
+                break;
+            }
+        }
+        enclosure.close();
+        for pump in &pumps {
+            pump.wait(Duration::from_secs(2));
+        }
         outcome
     }
 

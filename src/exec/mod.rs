@@ -6,12 +6,16 @@ mod output;
 mod plan;
 mod process;
 mod reaper;
+mod sandbox;
 mod scheduler;
 mod signal;
 
 pub use outcome::{JobResult, Outcome, SkipReason, StepEnd};
 pub use plan::{Plan, PlanError, PlannedJob, RunOptions};
+pub use sandbox::{Enclosure, Opened, Sandbox};
 pub use scheduler::{run, RunContext, RunSummary};
+// Process control the container module reuses for its engine clients.
+pub(crate) use process::owned_children;
 
 use std::path::Path;
 use std::time::Duration;

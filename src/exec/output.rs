@@ -5,7 +5,7 @@
 use super::Observer;
 use crate::secrets::SecretSet;
 use std::fs::File;
-use std::io::{self, BufWriter, PipeReader, Read, Write};
+use std::io::{self, BufWriter, Read, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -85,7 +85,8 @@ pub(crate) struct Pump {
 }
 
 impl Pump {
-    pub(crate) fn start(mut pipe: PipeReader, sink: Arc<JobSink>) -> io::Result<Pump> {
+    /// Any reader will do: a step's pipe, or a container's output stream.
+    pub(crate) fn start(mut pipe: impl Read + Send + 'static, sink: Arc<JobSink>) -> io::Result<Pump> {
         let (tx, done) = mpsc::channel();
         std::thread::Builder::new()
             .name("parity-output".into())

@@ -27,6 +27,8 @@ pub struct RunContext {
     pub secrets: SecretSet,
     pub parallelism: usize,
     pub keep_going: bool,
+    /// Runs some jobs elsewhere (their runner containers); `None`: all on the host.
+    pub sandbox: Option<Arc<dyn super::Sandbox>>,
 }
 
 #[derive(Debug)]
@@ -227,6 +229,7 @@ fn start(
         log: ctx.logs[index].clone(),
         observer: Arc::clone(observer),
         control: Arc::clone(&control),
+        sandbox: ctx.sandbox.clone(),
     };
     let tx = tx.clone();
     let thread = std::thread::Builder::new()
