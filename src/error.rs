@@ -21,6 +21,14 @@ pub enum Error {
     #[diagnostic(transparent)]
     EnvFile(#[from] EnvFileError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Insight(#[from] crate::report::InsightError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Init(#[from] crate::init::InitError),
+
     #[error("cannot create the run directory under {}", path.display())]
     #[diagnostic(code(parity::run_dir))]
     RunDir {
@@ -39,6 +47,8 @@ impl Error {
         match self {
             Error::Pipeline(_) | Error::Plan(_) | Error::EnvFile(_) => exit_code::USAGE,
             Error::RunDir { .. } | Error::Start(_) => exit_code::FAILED,
+            Error::Insight(e) => e.exit_code(),
+            Error::Init(e) => e.exit_code(),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod env_file;
 pub mod error;
 pub mod exec;
 pub mod exit_code;
+pub mod init;
 pub mod pipeline;
 pub mod report;
 pub mod secrets;

@@ -1,7 +1,13 @@
 //! Command-line entry: argument definitions and dispatch, one file per subcommand.
 
+mod completions;
+mod diff;
+mod init;
 mod list;
+mod man;
+mod report;
 mod run;
+mod runs;
 
 use crate::error::Error;
 use crate::exit_code;
@@ -26,6 +32,18 @@ enum Command {
     Run(run::RunArgs),
     /// Show jobs, their needs, switches and matrix instances.
     List(list::ListArgs),
+    /// The recorded runs, newest first.
+    Runs(runs::RunsArgs),
+    /// Write a run's HTML timeline: jobs and services as bars, logs, environment.
+    Report(report::ReportArgs),
+    /// Write a starter parity.toml from the repository, or `--from` a GitHub Actions workflow.
+    Init(init::InitArgs),
+    /// Compare two runs: changed results and environment differences, likeliest cause first.
+    Diff(diff::DiffArgs),
+    /// Print shell completions: `parity completions bash > /etc/bash_completion.d/parity`.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff): `parity man > parity.1`.
+    Man(man::ManArgs),
 }
 
 /// Runs parity with the process arguments and returns the exit code.
@@ -41,6 +59,12 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Run(args) => run::run(&cli, args),
         Command::List(args) => list::list(&cli, args),
+        Command::Runs(args) => runs::runs(&cli, args),
+        Command::Report(args) => report::report(&cli, args),
+        Command::Diff(args) => diff::diff(&cli, args),
+        Command::Init(args) => init::init(&cli, args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => man::man(args),
     };
     match result {
         Ok(code) => code,

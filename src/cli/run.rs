@@ -4,7 +4,8 @@ use super::Cli;
 use crate::error::Error;
 use crate::exec::{self, Plan, RunContext, RunOptions};
 use crate::pipeline::Pipeline;
-use crate::report::{summary_table, Console, RunDir, Style};
+use crate::report::record::Invocation;
+use crate::report::{Finished, Insight, InsightError, summary_table, Console, RunDir, Style};
 use crate::secrets::SecretSet;
 use crate::{env_file, exit_code};
 use indexmap::IndexMap;
@@ -52,6 +53,10 @@ pub(super) struct RunArgs {
     /// Stream every line on a terminal too, prefixed by its job.
     #[arg(long, short = 'v')]
     verbose: bool,
+
+    /// Also write the JUnit report here (it is always in the run directory).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {
@@ -88,13 +93,14 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
     let style = Style::detect(args.verbose);
     let console = Arc::new(Console::new(style, names.clone(), options.parallelism == 1 || runnable <= 1));
 
+    let secret_set = secrets(&pipeline, &ambient, &env_values);
     let mut env: Vec<(String, String)> = env_values.clone().into_iter().collect();
     env.push(("PARITY_RUN_ID".into(), run_dir.id.clone()));
     let ctx = RunContext {
         run_id: run_dir.id.clone(),
         logs: run_dir.log_paths(&names),
         env,
-        secrets: secrets(&pipeline, &ambient, &env_values),
+        secrets: secret_set.clone(),
         parallelism: options.parallelism,
         keep_going: options.keep_going,
         sandbox: None,
@@ -107,7 +113,8 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
             run_dir.display()
         ));
     }
-    let summary = exec::run(&plan, &ctx, console.clone()).map_err(Error::Start)?;
+    let insight = Insight::start(&pipeline, &ambient, &env_values, &secret_set, console.clone(), plan.jobs.len());
+    let summary = exec::run(&plan, &ctx, insight.observer()).map_err(Error::Start)?;
     console.print(&format!(
         "\n{}\n{} in {} · logs: {}\n",
         summary_table(&summary.results),
@@ -115,6 +122,25 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
         crate::report::short_duration(summary.duration),
         run_dir.display()
     ));
+    let invocation = Invocation {
+        targets: options.targets.clone(),
+        profile: options.profile.clone(),
+        enable: options.enable.clone(),
+        matrix: options.matrix.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        keep_going: options.keep_going,
+        parallelism: options.parallelism,
+        publish: options.publish,
+    };
+    let finished = Finished {
+        run_dir: &run_dir,
+        plan: &plan,
+        summary: &summary,
+        logs: &ctx.logs,
+        invocation,
+        services: Vec::new(),
+        junit: args.junit.as_deref(),
+    };
+    insight.finish(finished, console.as_ref()).map_err(InsightError::from)?;
     Ok(summary.exit_code())
 }
 

@@ -1,0 +1,172 @@
+//! What `parity run` keeps of a run besides the logs: it starts recording
+//! before the jobs (the fingerprint is taken on its own thread meanwhile)
+//! and, once they are done, writes `run.json`, `junit.xml` and, in CI,
+//! `report.html` into the run directory, then prunes old runs.
+
+use super::fingerprint::{self, Fingerprint};
+use super::record::{Invocation, RecordInputs, RunRecord, ServiceRecord};
+use super::recorder::Recorder;
+use super::{html, junit, runs, RunDir};
+use crate::exec::{Observer, Plan, RunSummary};
+use crate::pipeline::Pipeline;
+use crate::secrets::SecretSet;
+use indexmap::IndexMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+pub struct Insight {
+    recorder: Arc<Recorder>,
+    fingerprint: Option<JoinHandle<Fingerprint>>,
+    secrets: SecretSet,
+    root: PathBuf,
+}
+
+/// What the run did, for [`Insight::finish`].
+pub struct Finished<'a> {
+    pub run_dir: &'a RunDir,
+    pub plan: &'a Plan,
+    pub summary: &'a RunSummary,
+    pub logs: &'a [PathBuf],
+    pub invocation: Invocation,
+    /// Services' start and ready times, when services ran.
+    pub services: Vec<ServiceRecord>,
+    /// `--junit FILE`.
+    pub junit: Option<&'a Path>,
+}
+
+/// A file the user asked for that could not be written.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cannot write the JUnit report to {}", path.display())]
+#[diagnostic(code(parity::junit), help("check that the directory is writable; the run's own copy is in its run directory"))]
+pub struct JunitError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl Insight {
+    /// Starts recording. `console` keeps receiving every event.
+    pub fn start(
+        pipeline: &Pipeline,
+        ambient: &IndexMap<String, String>,
+        env_files: &IndexMap<String, String>,
+        secrets: &SecretSet,
+        console: Arc<dyn Observer>,
+        jobs: usize,
+    ) -> Insight {
+        let inputs = fingerprint::Inputs::new(pipeline, ambient, env_files, secrets);
+        let fingerprint = std::thread::Builder::new()
+            .name("parity-fingerprint".into())
+            .spawn(move || Fingerprint::collect(&inputs))
+            .ok();
+        Insight {
+            recorder: Arc::new(Recorder::new(console, jobs)),
+            fingerprint,
+            secrets: secrets.clone(),
+            root: pipeline.root.clone(),
+        }
+    }
+
+    /// The observer to hand the scheduler.
+    pub fn observer(&self) -> Arc<dyn Observer> {
+        self.recorder.clone()
+    }
+
+    /// Writes what the run leaves behind. Problems writing the run
+    /// directory's files are warnings (the run's verdict stands); a
+    /// `--junit` file that cannot be written is an error, since CI would
+    /// otherwise report on nothing.
+    pub fn finish(self, run: Finished<'_>, warn: &dyn Observer) -> Result<(), JunitError> {
+        let fingerprint = self
+            .fingerprint
+            .and_then(|handle| handle.join().ok())
+            .unwrap_or_default();
+        let timings = self.recorder.timings();
+        let record = RunRecord::build(RecordInputs {
+            id: &run.run_dir.id,
+            run_dir: &run.run_dir.path,
+            root: &self.root,
+            started_at: self.recorder.started_at(),
+            plan: run.plan,
+            summary: run.summary,
+            timings: &timings,
+            logs: run.logs,
+            invocation: run.invocation,
+            services: run.services,
+            fingerprint,
+            secrets: &self.secrets,
+        });
+        if let Err(e) = record.write(&run.run_dir.path) {
+            warn.warn(&format!("{e}: {}", source_text(&e)));
+        }
+        let report = junit::build(&record, self.recorder.started_at(), &timings);
+        let in_dir = run.run_dir.path.join(junit::FILE_NAME);
+        if let Err(e) = junit::write(&report, &in_dir) {
+            warn.warn(&format!("cannot write {}: {e}", in_dir.display()));
+        }
+        if is_ci::cached() {
+            let page = run.run_dir.path.join(html::FILE_NAME);
+            if let Err(e) = html::write(&record, &run.run_dir.path, &page) {
+                warn.warn(&format!("cannot write {}: {e}", page.display()));
+            }
+        }
+        match runs::keep_from_env() {
+            Ok(keep) => {
+                runs::prune(&self.root, keep, &run.run_dir.path);
+            }
+            Err(message) => {
+                warn.warn(&message);
+                runs::prune(&self.root, runs::DEFAULT_KEEP, &run.run_dir.path);
+            }
+        }
+        if let Some(path) = run.junit {
+            junit::write(&report, path).map_err(|source| JunitError {
+                path: path.to_owned(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn source_text(error: &dyn std::error::Error) -> String {
+    error.source().map(|s| s.to_string()).unwrap_or_default()
+}
+
+/// Errors of the commands that read runs back (`report`, `diff`, `runs`)
+/// and of the files `run` writes on request.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum InsightError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Lookup(#[from] runs::RunLookupError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Junit(#[from] JunitError),
+    #[error("cannot write {}", path.display())]
+    #[diagnostic(code(parity::write), help("check that the directory exists and is writable"))]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open {} in a browser", path.display())]
+    #[diagnostic(code(parity::open), help("the report is written; open it by hand"))]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: opener::OpenError,
+    },
+}
+
+impl InsightError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            InsightError::Lookup(_) => crate::exit_code::USAGE,
+            InsightError::Junit(_) | InsightError::Write { .. } | InsightError::Open { .. } => {
+                crate::exit_code::FAILED
+            }
+        }
+    }
+}
