@@ -29,6 +29,10 @@ pub enum Error {
     #[diagnostic(transparent)]
     Init(#[from] crate::init::InitError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+
     #[error("cannot create the run directory under {}", path.display())]
     #[diagnostic(code(parity::run_dir))]
     RunDir {
@@ -47,6 +51,8 @@ impl Error {
         match self {
             Error::Pipeline(_) | Error::Plan(_) | Error::EnvFile(_) => exit_code::USAGE,
             Error::RunDir { .. } | Error::Start(_) => exit_code::FAILED,
+            Error::Cache(e) if e.is_usage() => exit_code::USAGE,
+            Error::Cache(_) => exit_code::FAILED,
             Error::Insight(e) => e.exit_code(),
             Error::Init(e) => e.exit_code(),
         }

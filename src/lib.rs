@@ -4,6 +4,7 @@
 //! Data flows one way: the file becomes a [`pipeline::Pipeline`], `exec`
 //! plans and runs it, and events stream to `report`.
 
+pub mod cache;
 pub mod cli;
 pub mod container;
 pub mod env_file;

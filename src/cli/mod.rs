@@ -3,6 +3,7 @@
 mod completions;
 mod diff;
 mod init;
+mod cache;
 mod list;
 mod man;
 mod report;
@@ -32,6 +33,8 @@ enum Command {
     Run(run::RunArgs),
     /// Show jobs, their needs, switches and matrix instances.
     List(list::ListArgs),
+    /// The local cache: `stats`, `gc`, and `explain JOB` (why it runs or is a hit).
+    Cache(cache::CacheArgs),
     /// The recorded runs, newest first.
     Runs(runs::RunsArgs),
     /// Write a run's HTML timeline: jobs and services as bars, logs, environment.
@@ -59,6 +62,7 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Run(args) => run::run(&cli, args),
         Command::List(args) => list::list(&cli, args),
+        Command::Cache(args) => cache::cache(&cli, args),
         Command::Runs(args) => runs::runs(&cli, args),
         Command::Report(args) => report::report(&cli, args),
         Command::Diff(args) => diff::diff(&cli, args),

@@ -50,6 +50,18 @@ pub(super) struct RunArgs {
     #[arg(long, value_name = "PATH")]
     env_file: Vec<PathBuf>,
 
+    /// Run every job, even those whose inputs did not change.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// Use cached results but record none, locally or remotely.
+    #[arg(long, conflicts_with = "no_cache")]
+    cache_only_read: bool,
+
+    /// Say why JOB will run or be a hit: what changed since its last hit.
+    #[arg(long, value_name = "JOB")]
+    explain: Vec<String>,
+
     /// Stream every line on a terminal too, prefixed by its job.
     #[arg(long, short = 'v')]
     verbose: bool,
@@ -94,6 +106,22 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
     let console = Arc::new(Console::new(style, names.clone(), options.parallelism == 1 || runnable <= 1));
 
     let secret_set = secrets(&pipeline, &ambient, &env_values);
+    let cache_settings = (!args.no_cache).then(|| crate::cache::CacheSettings {
+        read_only: args.cache_only_read,
+        ..Default::default()
+    });
+    let cache = super::cache::open_for_run(
+        &pipeline,
+        &plan,
+        &options,
+        &ambient,
+        cache_settings,
+        console.as_ref(),
+    );
+    if !args.explain.is_empty() {
+        console.print(&super::cache::explanations(&args.explain, cache.as_deref(), &plan)?);
+    }
+
     let mut env: Vec<(String, String)> = env_values.clone().into_iter().collect();
     env.push(("PARITY_RUN_ID".into(), run_dir.id.clone()));
     let ctx = RunContext {
@@ -103,6 +131,7 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
         secrets: secret_set.clone(),
         parallelism: options.parallelism,
         keep_going: options.keep_going,
+        cache: cache.clone(),
         sandbox: None,
     };
     if style != Style::Interactive {
@@ -115,6 +144,9 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
     }
     let insight = Insight::start(&pipeline, &ambient, &env_values, &secret_set, console.clone(), plan.jobs.len());
     let summary = exec::run(&plan, &ctx, insight.observer()).map_err(Error::Start)?;
+    if let Some(cache) = &cache {
+        cache.finish();
+    }
     console.print(&format!(
         "\n{}\n{} in {} · logs: {}\n",
         summary_table(&summary.results),

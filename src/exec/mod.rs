@@ -1,5 +1,6 @@
 //! Running a pipeline: the plan, the scheduler, and each step's process.
 
+mod cached;
 mod job;
 mod outcome;
 mod output;

@@ -63,6 +63,11 @@ pub enum Outcome {
     /// Stopped while running: fail-fast or Ctrl-C.
     Cancelled { interrupted: bool },
     Skipped(SkipReason),
+    /// Its inputs had not changed: log replayed and outputs restored from
+    /// the cache (`remote` when the remote cache had it).
+    Cached { remote: bool },
+    /// The steps passed, but an `outputs` entry names nothing.
+    OutputMissing { path: String },
 }
 
 impl Outcome {
@@ -70,13 +75,18 @@ impl Outcome {
     pub fn lets_dependents_run(&self) -> bool {
         matches!(
             self,
-            Outcome::Passed | Outcome::Skipped(SkipReason::SwitchOff(_) | SkipReason::Profile(_))
+            Outcome::Passed
+                | Outcome::Cached { .. }
+                | Outcome::Skipped(SkipReason::SwitchOff(_) | SkipReason::Profile(_))
         )
     }
 
     /// Whether this outcome makes the run fail.
     pub fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Failed { .. } | Outcome::TimedOut(_))
+        matches!(
+            self,
+            Outcome::Failed { .. } | Outcome::TimedOut(_) | Outcome::OutputMissing { .. }
+        )
     }
 
     /// One word for tables: passed, failed, timed out, cancelled, skipped.
@@ -87,6 +97,8 @@ impl Outcome {
             Outcome::TimedOut(_) => "timed out",
             Outcome::Cancelled { .. } => "cancelled",
             Outcome::Skipped(_) => "skipped",
+            Outcome::Cached { .. } => "cached",
+            Outcome::OutputMissing { .. } => "failed",
         }
     }
 
@@ -106,6 +118,11 @@ impl Outcome {
                 Some("stopped because another job failed".into())
             }
             Outcome::Skipped(reason) => Some(reason.to_string()),
+            Outcome::Cached { remote: true } => Some("from the remote cache".into()),
+            Outcome::Cached { remote: false } => None,
+            Outcome::OutputMissing { path } => Some(format!(
+                "declared output `{path}` does not exist after the job ran (create it in a step, or fix `outputs`)"
+            )),
         }
     }
 }

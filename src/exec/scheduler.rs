@@ -27,6 +27,8 @@ pub struct RunContext {
     pub secrets: SecretSet,
     pub parallelism: usize,
     pub keep_going: bool,
+    /// Keys and stores for jobs that declare `inputs`; `None` with `--no-cache`.
+    pub cache: Option<Arc<crate::cache::CacheSession>>,
     /// Runs some jobs elsewhere (their runner containers); `None`: all on the host.
     pub sandbox: Option<Arc<dyn super::Sandbox>>,
 }
@@ -232,10 +234,11 @@ fn start(
         sandbox: ctx.sandbox.clone(),
     };
     let tx = tx.clone();
+    let cache = ctx.cache.clone();
     let thread = std::thread::Builder::new()
         .name(format!("parity-job-{index}"))
         .spawn(move || {
-            let outcome = run.run();
+            let outcome = super::cached::run(cache.as_deref(), run);
             let _ = tx.send(Event::Finished { index, outcome });
         })?;
     Ok(Running {

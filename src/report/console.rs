@@ -3,6 +3,7 @@
 
 use super::duration::short;
 use crate::exec::{Observer, Outcome};
+use crate::secrets::SecretSet;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -19,6 +20,8 @@ pub enum Style {
     Plain,
     /// GitHub or Gitea Actions: each job folded into a `::group::`.
     Actions,
+    /// GitLab CI: each job folded into a collapsible section.
+    GitLab,
 }
 
 impl Style {
@@ -29,6 +32,8 @@ impl Style {
             .any(|var| std::env::var(var).is_ok_and(|v| v == "true"));
         if actions {
             Style::Actions
+        } else if std::env::var("GITLAB_CI").is_ok_and(|v| v == "true") {
+            Style::GitLab
         } else if std::io::stdout().is_terminal() && !verbose && !is_ci::cached() {
             Style::Interactive
         } else {
@@ -46,6 +51,9 @@ pub struct Console {
     /// otherwise each group is written from the log when the job ends.
     stream_groups: bool,
     live: Option<Live>,
+    /// Masks what the console writes itself: status lines, the summary,
+    /// warnings. Job output arrives masked already.
+    secrets: SecretSet,
 }
 
 struct Live {
@@ -66,6 +74,7 @@ impl Console {
             prefixes,
             stream_groups: one_at_a_time,
             live,
+            secrets: SecretSet::default(),
         }
     }
 
@@ -74,10 +83,38 @@ impl Console {
     }
 
     /// Prints a block of text without tearing the live view.
+    /// Hides these values in everything the console writes itself.
+    pub fn masking(mut self, secrets: SecretSet) -> Console {
+        self.secrets = secrets;
+        self
+    }
+
     pub fn print(&self, text: &str) {
+        let text = &self.secrets.mask_str(text);
         match &self.live {
             Some(live) => live.multi.suspend(|| print_out(text)),
             None => print_out(text),
+        }
+    }
+
+    /// Opens a job's fold: `::group::` under Actions, a GitLab section
+    /// (collapsed when asked) otherwise.
+    fn group_open(&self, job: usize, collapsed: bool) -> String {
+        match self.style {
+            Style::GitLab => format!(
+                "\x1b[0Ksection_start:{}:parity_job_{job}{}\r\x1b[0K{}\n",
+                unix_now(),
+                if collapsed { "[collapsed=true]" } else { "" },
+                self.names[job]
+            ),
+            _ => format!("::group::{}\n", self.names[job]),
+        }
+    }
+
+    fn group_close(&self, job: usize) -> String {
+        match self.style {
+            Style::GitLab => format!("\x1b[0Ksection_end:{}:parity_job_{job}\r\x1b[0K\n", unix_now()),
+            _ => "::endgroup::\n".to_owned(),
         }
     }
 
@@ -85,16 +122,20 @@ impl Console {
         let name = &self.names[job];
         let (mark, color) = match outcome {
             Outcome::Passed => ("✔", console::Color::Green),
-            Outcome::Failed { .. } | Outcome::TimedOut(_) => ("✘", console::Color::Red),
+            Outcome::Failed { .. } | Outcome::TimedOut(_) | Outcome::OutputMissing { .. } => {
+                ("✘", console::Color::Red)
+            }
             Outcome::Cancelled { .. } => ("■", console::Color::Yellow),
             Outcome::Skipped(_) => ("–", console::Color::Cyan),
+            Outcome::Cached { .. } => ("✔", console::Color::Green),
         };
+        let name = self.secrets.mask_str(name);
         let mut line = format!("{mark} {name} {}", outcome.label());
         if !matches!(outcome, Outcome::Skipped(_)) {
             line.push_str(&format!(" in {}", short(duration)));
         }
         if let Some(detail) = outcome.detail() {
-            line.push_str(&format!(": {detail}"));
+            line.push_str(&format!(": {}", self.secrets.mask_str(&detail)));
         }
         if self.style == Style::Interactive {
             console::style(line).fg(color).to_string()
@@ -119,8 +160,8 @@ impl Observer for Console {
                     bars.insert(job, bar);
                 }
             }
-            (None, Style::Actions) if self.stream_groups => {
-                print_out(&format!("::group::{}\n", self.names[job]));
+            (None, Style::Actions | Style::GitLab) if self.stream_groups => {
+                print_out(&self.group_open(job, false));
             }
             (None, _) => print_out(&format!("▶ {}\n", self.names[job])),
         }
@@ -129,7 +170,7 @@ impl Observer for Console {
     fn note(&self, job: usize, line: &str) {
         match self.style {
             Style::Interactive => {}
-            Style::Actions if !self.stream_groups => {}
+            Style::Actions | Style::GitLab if !self.stream_groups => {}
             _ => self.output(job, format!("{line}\n").as_bytes()),
         }
     }
@@ -147,10 +188,10 @@ impl Observer for Console {
                     }
                 }
             }
-            Style::Actions if self.stream_groups => {
+            Style::Actions | Style::GitLab if self.stream_groups => {
                 let _ = std::io::stdout().lock().write_all(lines);
             }
-            Style::Actions => {}
+            Style::Actions | Style::GitLab => {}
             Style::Plain => {
                 let prefix = &self.prefixes[job];
                 let count = memchr::memchr_iter(b'\n', lines).count();
@@ -180,21 +221,21 @@ impl Observer for Console {
                 }
                 live.multi.suspend(|| print_out(&text));
             }
-            None if self.style == Style::Actions => {
+            None if matches!(self.style, Style::Actions | Style::GitLab) => {
                 let mut text = String::new();
                 if log.is_some() && !self.stream_groups {
-                    text.push_str(&format!("::group::{}\n", self.names[job]));
+                    text.push_str(&self.group_open(job, !outcome.is_failure()));
                     if let Some(log) = log {
                         text.push_str(&std::fs::read_to_string(log).unwrap_or_default());
                     }
                 }
                 if log.is_some() {
-                    text.push_str("::endgroup::\n");
+                    text.push_str(&self.group_close(job));
                 }
                 text.push_str(&status);
                 text.push('\n');
-                if outcome.is_failure() {
-                    let detail = outcome.detail().unwrap_or_default();
+                if outcome.is_failure() && self.style == Style::Actions {
+                    let detail = self.secrets.mask_str(&outcome.detail().unwrap_or_default());
                     text.push_str(&format!("::error title={} {}::{detail}\n", self.names[job], outcome.label()));
                 }
                 print_out(&text);
@@ -204,16 +245,23 @@ impl Observer for Console {
     }
 
     fn warn(&self, message: &str) {
+        let message = self.secrets.mask_str(message);
         let line = match self.style {
             Style::Actions => format!("::warning::{message}"),
             Style::Interactive => console::style(format!("warning: {message}")).yellow().to_string(),
-            Style::Plain => format!("warning: {message}"),
+            Style::Plain | Style::GitLab => format!("warning: {message}"),
         };
         match &self.live {
             Some(live) => live.multi.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
         }
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A failing job's whole log, between two rules, for the terminal view.
