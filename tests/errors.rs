@@ -1,0 +1,165 @@
+//! Mistakes in `parity.toml` and on the command line: exit code 2, nothing
+//! runs, and the message says what is wrong, where, and what to do.
+//! Pipeline errors are compared as rendered, in snapshots.
+
+use crate::harness::{Output, Test};
+
+/// Runs a pipeline that must be rejected; returns its rendered error with
+/// the temporary directory replaced by `[TEMP]`. Every job in these
+/// pipelines would `touch ran`, so nothing may have run.
+#[track_caller]
+fn rejected(pipeline: &str) -> String {
+    let out = Test::new()
+        .pipeline(pipeline)
+        .env("NO_COLOR", "1")
+        .args(["run"])
+        .run();
+    out.status(2);
+    assert!(
+        !out.exists("ran") && !out.exists(".parity"),
+        "a rejected pipeline ran\n{out}"
+    );
+    redact(&out)
+}
+
+fn redact(out: &Output) -> String {
+    let mut text = out.stderr.clone();
+    if let Ok(real) = std::fs::canonicalize(out.path()) {
+        text = text.replace(&real.display().to_string(), "[TEMP]");
+    }
+    text.replace(&out.path().display().to_string(), "[TEMP]")
+}
+
+#[test]
+fn unknown_key_suggests_the_right_one() {
+    let error = rejected(
+        r#"
+        version = 1
+        [jobs.build]
+        run = "touch ran"
+        [jobs.lint]
+        neds = ["build"]
+        run = "touch ran"
+        "#,
+    );
+    assert!(error.contains("did you mean `needs`?"), "{error}");
+    insta::assert_snapshot!("unknown_key", error);
+}
+
+#[test]
+fn unknown_job_in_needs() {
+    let error = rejected(
+        r#"
+        version = 1
+        [jobs.build]
+        run = "touch ran"
+        [jobs.test]
+        needs = ["biuld"]
+        run = "touch ran"
+        "#,
+    );
+    assert!(
+        error.contains("unknown job `biuld`") && error.contains("did you mean `build`?"),
+        "{error}"
+    );
+    insta::assert_snapshot!("unknown_job_in_needs", error);
+}
+
+#[test]
+fn a_cycle_is_named_whole() {
+    let error = rejected(
+        r#"
+        version = 1
+        [jobs.a]
+        needs = ["b"]
+        run = "touch ran"
+        [jobs.b]
+        needs = ["c"]
+        run = "touch ran"
+        [jobs.c]
+        needs = ["a"]
+        run = "touch ran"
+        "#,
+    );
+    assert!(error.contains("a → b → c → a"), "{error}");
+    insta::assert_snapshot!("cycle", error);
+}
+
+#[test]
+fn bad_duration() {
+    let error = rejected(
+        r#"
+        version = 1
+        [jobs.slow]
+        run = "touch ran"
+        timeout = "5 parsecs"
+        "#,
+    );
+    assert!(error.contains("bad duration `5 parsecs`"), "{error}");
+    insta::assert_snapshot!("bad_duration", error);
+}
+
+#[test]
+fn empty_run() {
+    let error = rejected(
+        r#"
+        version = 1
+        [jobs.ok]
+        run = "touch ran"
+        [jobs.nothing]
+        run = []
+        "#,
+    );
+    assert!(error.contains("empty `run`"), "{error}");
+    insta::assert_snapshot!("empty_run", error);
+}
+
+#[test]
+fn unknown_matrix_placeholder() {
+    let error = rejected(
+        r#"
+        version = 1
+        [jobs.test]
+        run = "touch ran --features {{matrix.nope}}"
+        matrix = { features = ["default", "full"] }
+        "#,
+    );
+    assert!(
+        error.contains("{{matrix.nope}}") && error.contains("matrix.features"),
+        "{error}"
+    );
+    insta::assert_snapshot!("unknown_placeholder", error);
+}
+
+fn run_job(name: &str) -> Output {
+    Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.lint]
+            run = "touch ran"
+            "#,
+        )
+        .env("NO_COLOR", "1")
+        .args(["run", name])
+        .run()
+}
+
+#[test]
+fn unknown_job_on_the_command_line_suggests_a_close_name() {
+    let out = run_job("lnit");
+    out.status(2)
+        .stderr_contains("no job named `lnit`")
+        .stderr_contains("did you mean `lint`?");
+    assert!(!out.exists("ran"), "{out}");
+}
+
+#[test]
+#[ignore = "bug: `parity run nope` (no close name) prints no hint at all"]
+fn unknown_job_on_the_command_line_always_has_a_hint() {
+    let out = run_job("nope");
+    out.status(2)
+        .stderr_contains("no job named `nope`")
+        .stderr_contains("help:");
+    assert!(!out.exists("ran"), "{out}");
+}

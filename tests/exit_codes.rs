@@ -1,0 +1,75 @@
+//! The exit codes parity promises: 0 passed, 1 a step failed, 2 bad usage or
+//! a bad pipeline file. (130, interrupted, is tested with Ctrl-C in
+//! `process`; bad pipeline files in `errors`.)
+
+use crate::harness::{Output, Test};
+
+fn run(step: &str, args: &[&str]) -> Output {
+    Test::new()
+        .pipeline(&format!("version = 1\n[jobs.only]\nrun = '{step}'\n"))
+        .args(args.iter().copied())
+        .run()
+}
+
+#[test]
+fn zero_when_every_job_passes() {
+    let out = run("touch ran", &["run"]);
+    out.status(0)
+        .result("only", "passed")
+        .stdout_contains("\npassed in ");
+    assert!(out.exists("ran"), "{out}");
+}
+
+#[test]
+fn one_when_a_step_fails() {
+    let out = run("touch ran; exit 7", &["run"]);
+    out.status(1)
+        .result("only", "failed")
+        .detail("only", "exited with code 7")
+        .stdout_contains("\nfailed in ");
+    assert!(out.exists("ran"), "{out}");
+}
+
+#[test]
+fn one_when_a_step_is_killed_by_a_signal() {
+    let out = run("touch ran; kill -KILL $$", &["run"]);
+    out.status(1)
+        .result("only", "failed")
+        .detail("only", "was killed by SIGKILL");
+}
+
+#[test]
+fn two_for_bad_arguments() {
+    for args in [
+        &["run", "--jobs", "many"][..],
+        &["frobnicate"],
+        &["run", "--matrix", "novalue"],
+    ] {
+        let out = run("touch ran", args);
+        out.status(2);
+        assert!(
+            out.stderr.contains("error:"),
+            "{args:?}: no error message\n{out}"
+        );
+        assert!(
+            !out.exists("ran") && !out.exists(".parity"),
+            "{args:?} ran something\n{out}"
+        );
+    }
+}
+
+#[test]
+fn two_without_a_pipeline_file() {
+    let out = Test::new().args(["run"]).run();
+    out.status(2)
+        .stderr_contains("no parity.toml in")
+        .stderr_contains("parity init");
+}
+
+#[test]
+fn help_and_version_succeed() {
+    run("true", &["--help"]).status(0).stdout_contains("Usage:");
+    run("true", &["--version"])
+        .status(0)
+        .stdout_contains("parity ");
+}

@@ -1,0 +1,78 @@
+//! The first failure stops the run; `--keep-going` runs everything whose
+//! needs passed.
+
+use crate::harness::{assert_no_process, Test, Unique};
+use std::time::Duration;
+
+#[test]
+fn a_failure_cancels_running_jobs_and_skips_the_rest() {
+    let long = Unique::duration(30);
+    let out = Test::new()
+        .pipeline(&format!(
+            r#"
+            version = 1
+            [jobs.bad]
+            run = "sleep 0.3; echo bad-failing; exit 1"
+            [jobs.long]
+            run = "sleep {long}"
+            [jobs.after]
+            needs = ["long"]
+            run = "touch after-ran"
+            "#
+        ))
+        .args(["run", "--jobs", "2"])
+        .run();
+    out.status(1)
+        .result("bad", "failed")
+        .detail("bad", "exited with code 1")
+        .result("long", "cancelled")
+        .detail("long", "stopped because another job failed")
+        .result("after", "skipped")
+        .stdout_contains("bad-failing");
+    assert!(
+        !out.exists("after-ran"),
+        "a job after the failure ran\n{out}"
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(10),
+        "fail-fast took {:?}\n{out}",
+        out.elapsed
+    );
+    assert_no_process(&long);
+}
+
+#[test]
+fn keep_going_runs_independent_jobs_and_skips_dependents_of_the_failure() {
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.bad]
+            run = "exit 1"
+            [jobs.independent]
+            run = "sleep 0.5; touch independent-ran"
+            [jobs.next]
+            needs = ["independent"]
+            run = "touch next-ran"
+            [jobs.dependent]
+            needs = ["bad"]
+            run = "touch dependent-ran"
+            "#,
+        )
+        .args(["run", "--keep-going", "--jobs", "2"])
+        .run();
+    out.status(1)
+        .result("bad", "failed")
+        .result("independent", "passed")
+        .result("next", "passed")
+        .result("dependent", "skipped")
+        .detail("dependent", "needs `bad`, which did not pass");
+    assert!(
+        out.exists("independent-ran") && out.exists("next-ran"),
+        "{out}"
+    );
+    assert!(
+        !out.exists("dependent-ran"),
+        "a dependent of the failure ran\n{out}"
+    );
+}

@@ -1,0 +1,15 @@
+//! parity's end-to-end tests: one test binary (fast to link), one module per
+//! area, each running the built `parity` on real pipelines in temporary
+//! directories.
+
+mod harness;
+
+mod env_files;
+mod errors;
+mod exit_codes;
+mod fail_fast;
+mod github;
+mod matrix;
+mod process;
+mod run;
+mod switches;
