@@ -4,6 +4,8 @@
 
 mod harness;
 
+mod cache;
+mod cache_remote;
 mod env_files;
 mod errors;
 mod exit_codes;

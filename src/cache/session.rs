@@ -250,7 +250,7 @@ impl CacheSession {
         let key = fp.key.as_str();
         if let Some(bytes) = store.read_ac(key) {
             match ActionEntry::parse(&bytes, key) {
-                Ok(entry) if entry.blobs().all(|b| store.has_blob(b)) => {
+                Ok(entry) if entry.blobs().all(|b| store.blob_exists(b)) => {
                     match self.apply(store, &entry, false) {
                         Ok(hit) => return Some(self.hit(index, fp, hit)),
                         Err(e) => {

@@ -160,6 +160,12 @@ impl Store {
         std::fs::metadata(self.cas_path(&id.sha256)).is_ok_and(|m| m.len() == id.size)
     }
 
+    /// Whether a file for the blob exists at all: an entry whose blobs
+    /// were evicted is a quiet miss, one whose blobs are damaged is not.
+    pub(crate) fn blob_exists(&self, id: &BlobId) -> bool {
+        self.cas_path(&id.sha256).exists()
+    }
+
     /// Copies a file into the store, hashing it on the way.
     pub(crate) fn put_file(&self, source: &Path) -> io::Result<BlobId> {
         let mut input = File::open(source)?;
