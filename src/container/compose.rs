@@ -4,6 +4,7 @@
 //! `[services.*]`.
 
 use super::ContainerError;
+use crate::pipeline::{Service, ServiceKind};
 use indexmap::IndexMap;
 use saphyr::{LoadableYamlNode, Yaml};
 use std::path::{Path, PathBuf};
@@ -52,6 +53,31 @@ pub struct Healthcheck {
     pub interval: Duration,
     /// How long parity waits for the first success.
     pub timeout: Duration,
+}
+
+/// The compose file's services as pipeline services (`image` services),
+/// so jobs may list them in `services` like `[services.*]`.
+pub(crate) fn pipeline_services(path: &Path) -> Result<Vec<Service>, ContainerError> {
+    Ok(load(path)?
+        .into_values()
+        .map(|c| Service {
+            name: c.name,
+            kind: ServiceKind::Image(c.image),
+            port: None,
+            env: c.env,
+            needs: Vec::new(),
+            ready: None,
+            data_dir: None,
+            ports: c
+                .ports
+                .iter()
+                .map(|p| match p.host {
+                    Some(host) => format!("{host}:{}", p.container),
+                    None => p.container.to_string(),
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 /// Every service of the compose file at `path`, in file order. Services

@@ -76,7 +76,12 @@ pub fn prepare(
             return Ok(e.clone());
         }
         let found = Engine::detect()?;
-        sweep(&found, &pipeline.root);
+        // Cleanup after killed runs is best effort and must not delay this
+        // one: it runs beside the jobs.
+        let (cleaner, root) = (found.clone(), pipeline.root.clone());
+        let _ = std::thread::Builder::new()
+            .name("parity-sweep".into())
+            .spawn(move || sweep(&cleaner, &root));
         *engine = Some(found.clone());
         Ok(found)
     };

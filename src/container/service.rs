@@ -173,6 +173,12 @@ fn resolve(
             help: Some("write ports as \"HOST:CONTAINER\" or \"CONTAINER\"".into()),
         })?);
     }
+    let mut seen = Vec::new();
+    ports.retain(|p| {
+        let new = !seen.contains(&p.container);
+        seen.push(p.container);
+        new
+    });
     let preset_port = preset.and_then(|p| PRESET_IMAGES.iter().find(|(q, _, _)| *q == p).map(|(_, _, port)| *port));
     let port = service
         .and_then(|s| s.port)
