@@ -4,6 +4,7 @@ use crate::env_file::EnvFileError;
 use crate::exec::PlanError;
 use crate::exit_code;
 use crate::pipeline::PipelineError;
+use crate::services::ServiceError;
 use miette::Diagnostic;
 use thiserror::Error;
 
@@ -20,6 +21,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     EnvFile(#[from] EnvFileError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Services(#[from] ServiceError),
 
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -51,6 +56,7 @@ impl Error {
         match self {
             Error::Pipeline(_) | Error::Plan(_) | Error::EnvFile(_) => exit_code::USAGE,
             Error::RunDir { .. } | Error::Start(_) => exit_code::FAILED,
+            Error::Services(e) => e.exit_code(),
             Error::Cache(e) if e.is_usage() => exit_code::USAGE,
             Error::Cache(_) => exit_code::FAILED,
             Error::Insight(e) => e.exit_code(),

@@ -15,3 +15,4 @@ pub mod init;
 pub mod pipeline;
 pub mod report;
 pub mod secrets;
+pub mod services;

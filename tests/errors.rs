@@ -155,7 +155,6 @@ fn unknown_job_on_the_command_line_suggests_a_close_name() {
 }
 
 #[test]
-#[ignore = "bug: `parity run nope` (no close name) prints no hint at all"]
 fn unknown_job_on_the_command_line_always_has_a_hint() {
     let out = run_job("nope");
     out.status(2)

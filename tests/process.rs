@@ -146,7 +146,6 @@ fn a_double_forked_process_is_stopped_when_the_job_ends() {
 }
 
 #[test]
-#[ignore = "bug: a leftover started with a cleared environment (`env -i`) lacks the job marker and outlives parity"]
 fn a_process_that_cleared_its_environment_is_stopped_when_the_job_ends() {
     leftover_is_stopped_when_the_job_ends("env -i CMD &");
 }

@@ -236,7 +236,6 @@ fn named_jobs_run_with_what_they_need_and_nothing_else() {
 }
 
 #[test]
-#[ignore = "bug: a step's last line without a newline is glued to the next step's header in the log"]
 fn a_last_line_without_newline_stays_its_own_line_in_the_log() {
     let out = Test::new()
         .pipeline(

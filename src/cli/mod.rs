@@ -9,6 +9,7 @@ mod man;
 mod report;
 mod run;
 mod runs;
+mod services;
 
 use crate::error::Error;
 use crate::exit_code;
@@ -39,6 +40,8 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Write a run's HTML timeline: jobs and services as bars, logs, environment.
     Report(report::ReportArgs),
+    /// The pipeline's services for local development: up, down, status, logs.
+    Services(services::ServicesArgs),
     /// Write a starter parity.toml from the repository, or `--from` a GitHub Actions workflow.
     Init(init::InitArgs),
     /// Compare two runs: changed results and environment differences, likeliest cause first.
@@ -65,6 +68,7 @@ pub fn main() -> i32 {
         Command::Cache(args) => cache::cache(&cli, args),
         Command::Runs(args) => runs::runs(&cli, args),
         Command::Report(args) => report::report(&cli, args),
+        Command::Services(args) => services::services(&cli, args),
         Command::Diff(args) => diff::diff(&cli, args),
         Command::Init(args) => init::init(&cli, args),
         Command::Completions(args) => completions::completions(args),

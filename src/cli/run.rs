@@ -80,6 +80,9 @@ fn parse_pair(text: &str) -> Result<(String, String), String> {
 
 pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
     let pipeline = cli.pipeline()?;
+    for note in crate::services::recover(&pipeline.root) {
+        eprintln!("warning: {note}");
+    }
     let env_values = env_file::load(&pipeline.root, &args.env_file)?;
     let mut ambient: IndexMap<String, String> = std::env::vars().collect();
     ambient.extend(env_values.clone());
@@ -124,7 +127,7 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
 
     let mut env: Vec<(String, String)> = env_values.clone().into_iter().collect();
     env.push(("PARITY_RUN_ID".into(), run_dir.id.clone()));
-    let ctx = RunContext {
+    let mut ctx = RunContext {
         run_id: run_dir.id.clone(),
         logs: run_dir.log_paths(&names),
         env,
@@ -133,7 +136,10 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
         keep_going: options.keep_going,
         cache: cache.clone(),
         sandbox: None,
+        services: None,
     };
+    let pool = crate::services::ServicePool::new(&pipeline, &plan, &run_dir.path, &run_dir.id, ctx.env.clone(), ctx.secrets.clone(), None)?;
+    ctx.services = Some(Arc::new(pool));
     if style != Style::Interactive {
         console.print(&format!(
             "parity: {runnable} job{} to run, {} at a time; logs in {}\n",

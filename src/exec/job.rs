@@ -9,6 +9,7 @@ use super::reaper::{self, MARKER_VAR};
 use super::sandbox::{Enclosure, Sandbox};
 use super::Observer;
 use crate::secrets::SecretSet;
+use crate::services::ServicePool;
 use nix::unistd::Pid;
 use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
@@ -113,6 +114,8 @@ pub(crate) struct JobRun {
     pub(crate) log: PathBuf,
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) control: Arc<JobControl>,
+    /// The run's native services; the job's start before its first step.
+    pub(crate) services: Option<Arc<ServicePool>>,
     pub(crate) sandbox: Option<Arc<dyn Sandbox>>,
 }
 
@@ -132,6 +135,14 @@ impl JobRun {
         let mut env = self.base_env.clone();
         env.extend(self.job.env.iter().cloned());
         env.push((MARKER_VAR.into(), self.control.marker.clone()));
+        let steps = match self.with_services(&sink, &mut env) {
+            Ok(steps) => steps,
+            Err(outcome) => {
+                self.service_tails(&sink);
+                sink.flush();
+                return self.settle(outcome);
+            }
+        };
         if let Some(sandbox) = self.sandbox.as_ref().filter(|s| s.contains(self.index)) {
             let outcome = self.run_enclosed(sandbox.as_ref(), &sink, &env);
             sink.flush();
@@ -140,7 +151,7 @@ impl JobRun {
 
         let mut pumps = Vec::new();
         let mut outcome = Outcome::Passed;
-        for (step, script) in self.job.steps.iter().enumerate() {
+        for (step, script) in steps.iter().enumerate() {
             if self.control.stopped().is_some() {
                 break;
             }
@@ -165,6 +176,9 @@ impl JobRun {
         }
         outcome = self.settle(outcome);
         self.stop_leftovers(&sink);
+        if outcome.is_failure() {
+            self.service_tails(&sink);
+        }
         for pump in &pumps {
             if !pump.wait(Duration::from_secs(1)) {
                 self.observer.warn(&format!(
@@ -238,6 +252,57 @@ impl JobRun {
             pump.wait(Duration::from_secs(2));
         }
         outcome
+    }
+
+    /// Starts the job's services, exports their `NAME_*` variables and fills
+    /// `{{services.…}}` in its steps and env: the steps to run, or why the
+    /// job fails before its first step.
+    fn with_services(&self, sink: &Arc<JobSink>, env: &mut Vec<(String, String)>) -> Result<Vec<String>, Outcome> {
+        let values = match &self.services {
+            Some(pool) if !self.job.services.is_empty() => {
+                let control = &self.control;
+                let cancel = || control.stopped().is_some();
+                let note = |line: &str| sink.note(line);
+                pool.acquire(self.index, &cancel, &note).map_err(|failure| Outcome::Failed {
+                    step: 0,
+                    command: format!("start service {}", failure.service),
+                    end: StepEnd::NotStarted(self.secrets.mask_str(&failure.error.to_string())),
+                })?
+            }
+            _ => Default::default(),
+        };
+        // The job's own env sits right after the base env.
+        for (key, value) in env.iter_mut().skip(self.base_env.len()).take(self.job.env.len()) {
+            *value = values.fill(value).map_err(|why| Outcome::Failed {
+                step: 0,
+                command: format!("env {key}"),
+                end: StepEnd::NotStarted(why),
+            })?;
+        }
+        env.extend(values.exports());
+        self.job
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(step, script)| {
+                values.fill(script).map_err(|why| Outcome::Failed {
+                    step,
+                    command: script.clone(),
+                    end: StepEnd::NotStarted(why),
+                })
+            })
+            .collect()
+    }
+
+    /// The end of each of the job's services' logs, for a failed job.
+    fn service_tails(&self, sink: &JobSink) {
+        let Some(pool) = &self.services else { return };
+        for (name, log, lines) in pool.tails(self.index) {
+            sink.note(&format!("── service {name}: last {} lines of {} ──", lines.len(), log.display()));
+            for line in lines {
+                sink.note(&line);
+            }
+        }
     }
 
     /// Runs one step to its end. Output pumps that do not finish with the

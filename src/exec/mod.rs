@@ -15,8 +15,9 @@ pub use outcome::{JobResult, Outcome, SkipReason, StepEnd};
 pub use plan::{Plan, PlanError, PlannedJob, RunOptions};
 pub use sandbox::{Enclosure, Opened, Sandbox};
 pub use scheduler::{run, RunContext, RunSummary};
-// Process control the container module reuses for its engine clients.
-pub(crate) use process::owned_children;
+// Process control the container and services modules reuse.
+pub(crate) use process::{kill_now, owned_children, terminate, Target, GRACE};
+pub(crate) use reaper::{marked, MARKER_VAR};
 
 use std::path::Path;
 use std::time::Duration;

@@ -71,6 +71,12 @@ impl JobSink {
             }
             None => partial.extend_from_slice(masked),
         }
+        if at_end && !partial.is_empty() {
+            // The next step's header must start a line of its own.
+            if let Ok(mut log) = self.log.lock() {
+                let _ = log.write_all(b"\n");
+            }
+        }
         if (at_end && !partial.is_empty()) || partial.len() > MAX_LINE {
             partial.push(b'\n');
             self.console.output(self.job, partial);

@@ -7,10 +7,25 @@
 //! with that job's marker are its leftovers.
 
 use super::process::owned_children;
+use nix::errno::Errno;
+use nix::sys::signal::kill;
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
 use procfs::process::Process;
+use std::collections::HashSet;
 use std::ffi::OsStr;
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+/// Leftovers parity has found and may have to reap once they exit.
+///
+/// Only these are ever reaped by pid: reaping any zombie child would race
+/// with `Command::output()` calls elsewhere in parity, whose own `waitpid`
+/// would then fail.
+static ADOPTED: LazyLock<Mutex<HashSet<i32>>> = LazyLock::new(Mutex::default);
+
+fn adopted() -> MutexGuard<'static, HashSet<i32>> {
+    ADOPTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The environment variable that marks a job's processes, `RUN_ID/INDEX`.
 pub(crate) const MARKER_VAR: &str = "PARITY_JOB_TOKEN";
@@ -28,12 +43,13 @@ pub(crate) struct ProcInfo {
     pub(crate) command: String,
 }
 
-/// Live processes carrying `marker` in `MARKER_VAR`, created after `since`.
+/// A job's live leftovers, created after `since`: processes carrying
+/// `marker` in `MARKER_VAR`, or still in one of the job's step `groups`.
 ///
 /// Linux hands out pids in increasing order until they wrap, so a job's
 /// descendants all have pids above its first step's. Only those are read,
 /// which keeps this cheap on a busy machine; after a wrap, all are.
-pub(crate) fn marked(marker: &str, since: i32) -> Vec<ProcInfo> {
+pub(crate) fn leftovers(marker: &str, since: i32, groups: &[Pid]) -> Vec<ProcInfo> {
     let me = std::process::id() as i32;
     let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
         .ok()
@@ -44,35 +60,60 @@ pub(crate) fn marked(marker: &str, since: i32) -> Vec<ProcInfo> {
         .filter(|&pid| pid >= floor && pid != me)
         .filter_map(|pid| Process::new(pid).ok())
         .filter(|p| {
-            p.environ()
-                .ok()
-                .and_then(|env| env.get(OsStr::new(MARKER_VAR)).cloned())
-                .is_some_and(|value| value == OsStr::new(marker))
+            let Ok(stat) = p.stat() else { return false };
+            stat.state != 'Z'
+                && (groups.iter().any(|g| g.as_raw() == stat.pgrp)
+                    || p.environ()
+                        .ok()
+                        .and_then(|env| env.get(OsStr::new(MARKER_VAR)).cloned())
+                        .is_some_and(|value| value == OsStr::new(marker)))
         })
-        .filter(|p| p.stat().is_ok_and(|s| s.state != 'Z'))
-        .map(|p| ProcInfo {
-            pid: p.pid(),
-            command: describe(&p),
-        })
+        .map(|p| found(&p))
         .collect()
 }
 
-/// Reaps orphans that have exited: children parity did not start itself
-/// (they were reparented to it) and that no `Child` handle will wait for.
-pub(crate) fn reap_orphans() {
+/// Live processes carrying `marker`, created after `since`.
+pub(crate) fn marked(marker: &str, since: i32) -> Vec<ProcInfo> {
+    leftovers(marker, since, &[])
+}
+
+/// Live children of parity that nothing in parity started: orphans that
+/// cleared their environment and left their group, so no job can claim them.
+/// Only safe to call when no job runs.
+pub(crate) fn unclaimed_orphans() -> Vec<ProcInfo> {
     let me = std::process::id() as i32;
     let owned = owned_children();
-    for pid in pids() {
-        if owned.contains(&pid) {
-            continue;
-        }
-        let Ok(stat) = Process::new(pid).and_then(|p| p.stat()) else {
-            continue;
-        };
-        if stat.ppid == me && stat.state == 'Z' {
-            let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
-        }
+    pids()
+        .filter(|pid| !owned.contains(pid))
+        .filter_map(|pid| Process::new(pid).ok())
+        .filter(|p| p.stat().is_ok_and(|s| s.ppid == me && s.state != 'Z'))
+        .map(|p| found(&p))
+        .collect()
+}
+
+fn found(process: &Process) -> ProcInfo {
+    adopted().insert(process.pid());
+    ProcInfo {
+        pid: process.pid(),
+        command: describe(process),
     }
+}
+
+/// Reaps the leftovers found earlier that have exited since: they were
+/// reparented to parity, and no `Child` handle will wait for them.
+pub(crate) fn reap_orphans() {
+    let owned = owned_children();
+    adopted().retain(|&pid| {
+        if owned.contains(&pid) {
+            return true;
+        }
+        match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(nix::sys::wait::WaitStatus::StillAlive) => true,
+            // Reaped now, or not parity's child: either way not ours to track.
+            Ok(_) | Err(Errno::ECHILD) => false,
+            Err(_) => kill(Pid::from_raw(pid), None) != Err(Errno::ESRCH),
+        }
+    });
 }
 
 /// Whether any process of the group is still running (not a zombie).

@@ -27,6 +27,8 @@ pub struct RunContext {
     pub secrets: SecretSet,
     pub parallelism: usize,
     pub keep_going: bool,
+    /// The pipeline's native services, started for the jobs that use them.
+    pub services: Option<Arc<crate::services::ServicePool>>,
     /// Keys and stores for jobs that declare `inputs`; `None` with `--no-cache`.
     pub cache: Option<Arc<crate::cache::CacheSession>>,
     /// Runs some jobs elsewhere (their runner containers); `None`: all on the host.
@@ -107,6 +109,9 @@ pub fn run(plan: &Plan, ctx: &RunContext, observer: Arc<dyn Observer>) -> std::i
                     None
                 };
                 if let Some(outcome) = settled {
+                    if let Some(pool) = &ctx.services {
+                        pool.release(index);
+                    }
                     observer.job_finished(index, &outcome, Duration::ZERO, None);
                     outcomes[index] = Some((outcome, Duration::ZERO));
                     progressed = true;
@@ -133,6 +138,9 @@ pub fn run(plan: &Plan, ctx: &RunContext, observer: Arc<dyn Observer>) -> std::i
             Ok(Event::Finished { index, outcome }) => {
                 let Some(job) = running.remove(&index) else { continue };
                 let _ = job.thread.join();
+                if let Some(pool) = &ctx.services {
+                    pool.release(index);
+                }
                 let duration = job.started.elapsed();
                 observer.job_finished(index, &outcome, duration, Some(&ctx.logs[index]));
                 if outcome.is_failure() && !ctx.keep_going && stopping.is_none() {
@@ -164,10 +172,16 @@ pub fn run(plan: &Plan, ctx: &RunContext, observer: Arc<dyn Observer>) -> std::i
                         for job in running.values() {
                             job.control.kill();
                         }
+                        if let Some(pool) = &ctx.services {
+                            pool.kill();
+                        }
                     }
                     _ => {
                         for job in running.values() {
                             job.control.kill();
+                        }
+                        if let Some(pool) = &ctx.services {
+                            pool.kill();
                         }
                         std::process::exit(exit_code::INTERRUPTED);
                     }
@@ -186,6 +200,9 @@ pub fn run(plan: &Plan, ctx: &RunContext, observer: Arc<dyn Observer>) -> std::i
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
+    }
+    if let Some(pool) = &ctx.services {
+        pool.shutdown();
     }
     reaper::reap_orphans();
 
@@ -231,6 +248,7 @@ fn start(
         log: ctx.logs[index].clone(),
         observer: Arc::clone(observer),
         control: Arc::clone(&control),
+        services: ctx.services.clone(),
         sandbox: ctx.sandbox.clone(),
     };
     let tx = tx.clone();

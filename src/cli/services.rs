@@ -1,0 +1,112 @@
+//! `parity services up/down/status/logs`: the pipeline's services for local
+//! development, left running between commands.
+
+use super::Cli;
+use crate::error::Error;
+use crate::secrets::SecretSet;
+use crate::services::{self, Health, LocalServices};
+use crate::{env_file, exit_code};
+use indexmap::IndexMap;
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub(super) struct ServicesArgs {
+    #[command(subcommand)]
+    command: ServicesCommand,
+
+    /// Read variables from this dotenv file too (after .env.ci.local).
+    #[arg(long, value_name = "PATH", global = true)]
+    env_file: Vec<PathBuf>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ServicesCommand {
+    /// Start services (default: all) with what they need, and leave them running.
+    Up {
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Stop services (default: all) and those that need them.
+    Down {
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Each service: running or not, healthy now or not, where to reach it.
+    Status,
+    /// Print a service's log.
+    Logs {
+        /// Keep printing what the service writes, until Ctrl-C.
+        #[arg(long, short = 'f')]
+        follow: bool,
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+}
+
+pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
+    let pipeline = cli.pipeline()?;
+    for note in services::recover(&pipeline.root) {
+        eprintln!("warning: {note}");
+    }
+    let env_values = env_file::load(&pipeline.root, &args.env_file)?;
+    let mut ambient: IndexMap<String, String> = std::env::vars().collect();
+    ambient.extend(env_values.clone());
+    // The pipeline's declared secrets, as set now: masked in what is shown.
+    let declared = pipeline.secrets.required.iter().chain(&pipeline.secrets.optional);
+    let secrets = SecretSet::new(declared.filter_map(|name| ambient.get(name)));
+    let local = LocalServices::new(&pipeline, env_values.into_iter().collect(), secrets);
+    let print = |line: &str| println!("{line}");
+    match &args.command {
+        ServicesCommand::Up { names } => {
+            if let Err(failure) = local.up(names, &print) {
+                if !failure.tail.is_empty() {
+                    eprintln!("── {}: last {} lines of {} ──", failure.service, failure.tail.len(), failure.log.display());
+                    for line in &failure.tail {
+                        eprintln!("{line}");
+                    }
+                    eprintln!("──");
+                }
+                return Err(failure.error.into());
+            }
+        }
+        ServicesCommand::Down { names } => local.down(names, &print)?,
+        ServicesCommand::Status => {
+            let rows = local.status()?;
+            let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+            println!("{:width$}  {:9}  {:>7}  {:>8}  URL", "NAME", "STATE", "PID", "UPTIME");
+            for row in rows {
+                let state = match &row.state {
+                    Health::Ready => "ready".to_owned(),
+                    Health::NotReady(_) => "not ready".to_owned(),
+                    Health::Stopped => "stopped".to_owned(),
+                    Health::Stale => "stale".to_owned(),
+                };
+                let pid = row.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+                let uptime = row.uptime.map(crate::report::short_duration).unwrap_or_else(|| "-".into());
+                let mut url = row.url.unwrap_or_else(|| "-".into());
+                if let Health::NotReady(seen) = &row.state {
+                    url.push_str(&format!("  ({seen})"));
+                }
+                if row.state == Health::Stale {
+                    url = "recorded pid belongs to another program now; state dropped".into();
+                }
+                println!("{:width$}  {state:9}  {pid:>7}  {uptime:>8}  {url}", row.name);
+            }
+        }
+        ServicesCommand::Logs { follow, name } => {
+            let path = local.log_path(name)?;
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = services::print_log(&path, local.secrets(), *follow, &mut out) {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    eprintln!("error: {name} has no log yet ({} does not exist); `parity services up {name}` starts it", path.display());
+                    return Ok(exit_code::FAILED);
+                }
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("error: cannot read {}: {e}", path.display());
+                    return Ok(exit_code::FAILED);
+                }
+            }
+        }
+    }
+    Ok(exit_code::SUCCESS)
+}
