@@ -85,7 +85,9 @@ mod tests {
     fn names_must_be_ref_components_and_not_subcommands() {
         assert_eq!(deploy_name_problem("production"), None);
         assert_eq!(deploy_name_problem("eu-west.2_b"), None);
-        for bad in ["", "a/b", "a b", ".x", "-x", "a..b", "x.lock", "log", "status"] {
+        for bad in [
+            "", "a/b", "a b", ".x", "-x", "a..b", "x.lock", "log", "status",
+        ] {
             assert!(deploy_name_problem(bad).is_some(), "{bad}");
         }
     }

@@ -56,14 +56,22 @@ impl Validator<'_> {
                 || b.contains("..")
                 || b.contains(|c: char| c.is_whitespace() || "~^:?*[\\".contains(c));
             if bad {
-                self.problem(branch.span(), format!("`{b}` is not a branch name"), "expected a name like \"main\"");
+                self.problem(
+                    branch.span(),
+                    format!("`{b}` is not a branch name"),
+                    "expected a name like \"main\"",
+                );
             }
         }
         let shell = match &raw.shell {
             Some(shell) => match shlex::split(shell.get_ref()) {
                 Some(words) if !words.is_empty() => words,
                 _ => {
-                    self.problem(shell.span(), "bad `shell`", "expected a program and its arguments, like \"bash -e\"");
+                    self.problem(
+                        shell.span(),
+                        "bad `shell`",
+                        "expected a program and its arguments, like \"bash -e\"",
+                    );
                     Vec::new()
                 }
             },
@@ -78,7 +86,11 @@ impl Validator<'_> {
             services: raw.services.iter().map(|s| s.get_ref().clone()).collect(),
             timeout: raw.timeout.as_ref().and_then(|t| self.duration(t)),
             env: self.env(&raw.env, &allowed),
-            lease: raw.lease.as_ref().and_then(|l| self.duration(l)).unwrap_or(DEFAULT_LEASE),
+            lease: raw
+                .lease
+                .as_ref()
+                .and_then(|l| self.duration(l))
+                .unwrap_or(DEFAULT_LEASE),
             runs_on: raw.runs_on.clone(),
         }
     }
@@ -124,7 +136,10 @@ run = "./deploy.sh staging"
         assert_eq!(production.ledger_ref(), "refs/parity/deploys/production");
         assert_eq!(production.concurrency_group(), "parity-deploy-production");
         assert_eq!(pipeline.deploys["staging"].lease, DEFAULT_LEASE);
-        assert_eq!(pipeline.deploys["staging"].shell, ["bash", "-eo", "pipefail"]);
+        assert_eq!(
+            pipeline.deploys["staging"].shell,
+            ["bash", "-eo", "pipefail"]
+        );
     }
 
     #[test]
@@ -148,9 +163,21 @@ branch = "a b"
             panic!("expected problems")
         };
         let messages: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-        assert!(messages.iter().any(|m| m.contains("`log` cannot name")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("unknown job `tset`")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("bad duration `soon`")), "{messages:?}");
-        assert!(messages.iter().any(|m| m.contains("not a branch name")), "{messages:?}");
+        assert!(
+            messages.iter().any(|m| m.contains("`log` cannot name")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("unknown job `tset`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("bad duration `soon`")),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m.contains("not a branch name")),
+            "{messages:?}"
+        );
     }
 }

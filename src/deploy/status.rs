@@ -1,0 +1,152 @@
+//! Reading the ledgers: `deploy log NAME`, `deploy status`, and the one
+//! write that is not a deploy, `deploy unlock NAME --force`.
+
+use super::entry::{now_ms, timestamp};
+use super::git::short;
+use super::history::{records, render};
+use super::identity::Actor;
+use super::lock;
+use super::run::{environment, open};
+use super::DeployError;
+use crate::exit_code;
+use crate::pipeline::Pipeline;
+use crate::report::print_out;
+use std::time::Duration;
+
+/// Prints the deploys of `name`, newest first (at most `limit`).
+pub fn log(
+    pipeline: &Pipeline,
+    name: &str,
+    remote: Option<&str>,
+    limit: Option<usize>,
+    json: bool,
+) -> Result<i32, DeployError> {
+    let (_, ledger) = open(pipeline, name, remote)?;
+    let snapshot = ledger.snapshot()?;
+    let Some(tip) = snapshot.tip else {
+        // An environment removed from the file still has its ledger; one
+        // with neither is most likely a typo.
+        environment(pipeline, name)?;
+        if json {
+            print_out("[]\n");
+        } else {
+            print_out(&format!("no deploys to {name} yet\n"));
+        }
+        return Ok(exit_code::SUCCESS);
+    };
+    let mut rows = records(&ledger.history(&tip)?);
+    rows.truncate(limit.unwrap_or(usize::MAX));
+    if json {
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        ));
+    } else {
+        print_out(&render(&rows));
+    }
+    Ok(exit_code::SUCCESS)
+}
+
+/// Prints every environment's live commit and lock.
+pub fn status(pipeline: &Pipeline, remote: Option<&str>, json: bool) -> Result<i32, DeployError> {
+    let mut rows = Vec::new();
+    for name in pipeline.deploys.keys() {
+        let (_, ledger) = open(pipeline, name, remote)?;
+        let snapshot = ledger.snapshot()?;
+        rows.push((name.clone(), snapshot.state));
+    }
+    if json {
+        let values: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(name, state)| {
+                serde_json::json!({
+                    "environment": name,
+                    "live": state.live,
+                    "lock": state.lock,
+                    "lock_expired": state.lock.as_ref().map(|l| lock::expired(l, Duration::ZERO, now_ms())),
+                })
+            })
+            .collect();
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&values).unwrap_or_default()
+        ));
+        return Ok(exit_code::SUCCESS);
+    }
+    if rows.is_empty() {
+        print_out(&format!(
+            "{} has no `[deploy.NAME]` environments\n",
+            pipeline.path.display()
+        ));
+        return Ok(exit_code::SUCCESS);
+    }
+    let table: Vec<[String; 4]> = rows
+        .iter()
+        .map(|(name, state)| {
+            let (live, deployed) = match &state.live {
+                Some(live) => (
+                    short(&live.commit).to_owned(),
+                    format!("{} by {}", timestamp(live.at_ms), live.actor.describe()),
+                ),
+                None => ("-".to_owned(), "never".to_owned()),
+            };
+            let lock = match &state.lock {
+                None => "free".to_owned(),
+                Some(l) if lock::expired(l, Duration::ZERO, now_ms()) => {
+                    format!("lease expired: {}", l.describe())
+                }
+                Some(l) => format!("locked: {}", l.describe()),
+            };
+            [name.clone(), live, deployed, lock]
+        })
+        .collect();
+    let header = ["environment", "live", "deployed", "lock"].map(str::to_owned);
+    let widths: Vec<usize> = (0..3)
+        .map(|i| {
+            table
+                .iter()
+                .chain([&header])
+                .map(|row| row[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in [&header].into_iter().chain(&table) {
+        out.push_str(&format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}\n",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        ));
+    }
+    print_out(&out);
+    Ok(exit_code::SUCCESS)
+}
+
+/// Clears `name`'s lock, whoever holds it, and records that in the ledger.
+pub fn unlock(
+    pipeline: &Pipeline,
+    name: &str,
+    remote: Option<&str>,
+    force: bool,
+) -> Result<i32, DeployError> {
+    if !force {
+        return Err(DeployError::UnlockNeedsForce {
+            environment: name.to_owned(),
+        });
+    }
+    let (git, ledger) = open(pipeline, name, remote)?;
+    match lock::unlock(&ledger, &Actor::detect(&git))? {
+        Some(held) => print_out(&format!(
+            "parity: unlocked {name}; it was {}\n",
+            held.describe()
+        )),
+        None => print_out(&format!("parity: {name} was not locked\n")),
+    }
+    Ok(exit_code::SUCCESS)
+}
