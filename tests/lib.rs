@@ -14,4 +14,5 @@ mod github;
 mod matrix;
 mod process;
 mod run;
+mod services;
 mod switches;

@@ -35,8 +35,9 @@ enum ServicesCommand {
     Status,
     /// Print a service's log.
     Logs {
-        /// Keep printing what the service writes, until Ctrl-C.
-        #[arg(long, short = 'f')]
+        /// Keep printing what the service writes, until Ctrl-C. (`-F`, as in
+        /// `tail -F`: `-f` is parity's global `--file`.)
+        #[arg(long, short = 'F')]
         follow: bool,
         #[arg(value_name = "NAME")]
         name: String,
@@ -52,7 +53,11 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
     let mut ambient: IndexMap<String, String> = std::env::vars().collect();
     ambient.extend(env_values.clone());
     // The pipeline's declared secrets, as set now: masked in what is shown.
-    let declared = pipeline.secrets.required.iter().chain(&pipeline.secrets.optional);
+    let declared = pipeline
+        .secrets
+        .required
+        .iter()
+        .chain(&pipeline.secrets.optional);
     let secrets = SecretSet::new(declared.filter_map(|name| ambient.get(name)));
     let local = LocalServices::new(&pipeline, env_values.into_iter().collect(), secrets);
     let print = |line: &str| println!("{line}");
@@ -60,7 +65,12 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
         ServicesCommand::Up { names } => {
             if let Err(failure) = local.up(names, &print) {
                 if !failure.tail.is_empty() {
-                    eprintln!("── {}: last {} lines of {} ──", failure.service, failure.tail.len(), failure.log.display());
+                    eprintln!(
+                        "── {}: last {} lines of {} ──",
+                        failure.service,
+                        failure.tail.len(),
+                        failure.log.display()
+                    );
                     for line in &failure.tail {
                         eprintln!("{line}");
                     }
@@ -73,7 +83,10 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
         ServicesCommand::Status => {
             let rows = local.status()?;
             let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-            println!("{:width$}  {:9}  {:>7}  {:>8}  URL", "NAME", "STATE", "PID", "UPTIME");
+            println!(
+                "{:width$}  {:9}  {:>7}  {:>8}  URL",
+                "NAME", "STATE", "PID", "UPTIME"
+            );
             for row in rows {
                 let state = match &row.state {
                     Health::Ready => "ready".to_owned(),
@@ -82,7 +95,10 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
                     Health::Stale => "stale".to_owned(),
                 };
                 let pid = row.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-                let uptime = row.uptime.map(crate::report::short_duration).unwrap_or_else(|| "-".into());
+                let uptime = row
+                    .uptime
+                    .map(crate::report::short_duration)
+                    .unwrap_or_else(|| "-".into());
                 let mut url = row.url.unwrap_or_else(|| "-".into());
                 if let Health::NotReady(seen) = &row.state {
                     url.push_str(&format!("  ({seen})"));
@@ -90,7 +106,10 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
                 if row.state == Health::Stale {
                     url = "recorded pid belongs to another program now; state dropped".into();
                 }
-                println!("{:width$}  {state:9}  {pid:>7}  {uptime:>8}  {url}", row.name);
+                println!(
+                    "{:width$}  {state:9}  {pid:>7}  {uptime:>8}  {url}",
+                    row.name
+                );
             }
         }
         ServicesCommand::Logs { follow, name } => {

@@ -23,7 +23,10 @@ impl OwnedChild {
         let mut owned = owned_children();
         let child = command.spawn()?;
         owned.insert(child.id() as i32);
-        Ok(OwnedChild { child, waited: false })
+        Ok(OwnedChild {
+            child,
+            waited: false,
+        })
     }
 
     pub(crate) fn pid(&self) -> i32 {

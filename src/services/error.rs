@@ -50,7 +50,7 @@ pub enum ServiceError {
         help: Option<String>,
     },
 
-    #[error("{name} exited {end} before it was ready")]
+    #[error("{name} {end} before it was ready")]
     #[diagnostic(code(parity::service_exited))]
     Exited { name: String, end: String },
 
@@ -89,7 +89,11 @@ pub enum ServiceError {
 }
 
 impl ServiceError {
-    pub(crate) fn io(what: impl Into<String>, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        what: impl Into<String>,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         ServiceError::Io {
             what: what.into(),
             path: path.into(),
@@ -101,9 +105,9 @@ impl ServiceError {
     /// that would not start is a failed run, exit 1.
     pub fn exit_code(&self) -> i32 {
         match self {
-            ServiceError::Unknown { .. } | ServiceError::ImageNotNative { .. } | ServiceError::Config { .. } => {
-                crate::exit_code::USAGE
-            }
+            ServiceError::Unknown { .. }
+            | ServiceError::ImageNotNative { .. }
+            | ServiceError::Config { .. } => crate::exit_code::USAGE,
             _ => crate::exit_code::FAILED,
         }
     }

@@ -35,7 +35,9 @@ impl Identity {
     /// Whether the recorded process still runs (zombies count as gone).
     pub(crate) fn alive(&self) -> bool {
         match Process::new(self.pid).and_then(|p| p.stat()) {
-            Ok(stat) => stat.starttime == self.start_time && stat.state != 'Z' && self.boot_id == boot_id(),
+            Ok(stat) => {
+                stat.starttime == self.start_time && stat.state != 'Z' && self.boot_id == boot_id()
+            }
             Err(_) => false,
         }
     }

@@ -64,7 +64,13 @@ pub(crate) struct Running {
 pub(crate) fn log_path(log_dir: &Path, name: &str) -> PathBuf {
     let slug: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     log_dir.join(format!("{slug}.log"))
 }
@@ -78,21 +84,27 @@ pub(crate) fn start(
     cancel: &dyn Fn() -> bool,
 ) -> Result<Running, ServiceError> {
     let log = log_path(ctx.log_dir, &spec.name);
-    std::fs::create_dir_all(ctx.log_dir).map_err(|e| ServiceError::io("cannot create", ctx.log_dir, e))?;
+    std::fs::create_dir_all(ctx.log_dir)
+        .map_err(|e| ServiceError::io("cannot create", ctx.log_dir, e))?;
     let mut attempt = 0;
     loop {
-        std::fs::write(&log, "").map_err(|e| ServiceError::io("cannot write the service log", &log, e))?;
+        std::fs::write(&log, "")
+            .map_err(|e| ServiceError::io("cannot write the service log", &log, e))?;
         let port = match spec.port {
             Some(port) => {
                 port::ensure_free(&spec.name, port)?;
                 port
             }
-            None => port::free().map_err(|e| ServiceError::io("cannot find a free port on", HOST, e))?,
+            None => {
+                port::free().map_err(|e| ServiceError::io("cannot find a free port on", HOST, e))?
+            }
         };
         match start_on(spec, port, others, ctx, &log, cancel) {
             // A picked port can be taken by someone else between the pick and
             // the server's bind; pick again.
-            Err(ServiceError::Exited { .. }) if spec.port.is_none() && attempt < 2 && port_clash(&log) => {
+            Err(ServiceError::Exited { .. })
+                if spec.port.is_none() && attempt < 2 && port_clash(&log) =>
+            {
                 attempt += 1;
             }
             result => return result,
@@ -205,10 +217,18 @@ fn spawn_ready(
             };
             (command, check, ctx.root.to_owned())
         }
-        ServiceKind::Image(_) => return Err(ServiceError::ImageNotNative { name: spec.name.clone() }),
+        ServiceKind::Image(_) => {
+            return Err(ServiceError::ImageNotNative {
+                name: spec.name.clone(),
+            })
+        }
     };
     let (check, interval, timeout) = match &spec.ready {
-        Some(ready) => (user_check(spec, &ready.probe, &render)?, ready.interval, ready.timeout),
+        Some(ready) => (
+            user_check(spec, &ready.probe, &render)?,
+            ready.interval,
+            ready.timeout,
+        ),
         None => (default_check, DEFAULT_INTERVAL, DEFAULT_TIMEOUT),
     };
     command
@@ -228,8 +248,11 @@ fn spawn_ready(
         };
         command.stdout(open()?).stderr(open()?);
     } else {
-        let (reader, writer) = std::io::pipe().map_err(|e| ServiceError::io("cannot make a pipe for", log, e))?;
-        let writer2 = writer.try_clone().map_err(|e| ServiceError::io("cannot make a pipe for", log, e))?;
+        let (reader, writer) =
+            std::io::pipe().map_err(|e| ServiceError::io("cannot make a pipe for", log, e))?;
+        let writer2 = writer
+            .try_clone()
+            .map_err(|e| ServiceError::io("cannot make a pipe for", log, e))?;
         command.stdout(writer).stderr(writer2);
         pump = Some(
             super::log::pump(reader, log, ctx.secrets.clone())
@@ -274,7 +297,14 @@ fn spawn_ready(
             probe_env: env,
             probe_cwd: cwd,
         }),
-        Wait::Exited(end) => fail(child, pump, ServiceError::Exited { name: spec.name.clone(), end }),
+        Wait::Exited(end) => fail(
+            child,
+            pump,
+            ServiceError::Exited {
+                name: spec.name.clone(),
+                end,
+            },
+        ),
         Wait::TimedOut(last) => fail(
             child,
             pump,
@@ -285,7 +315,13 @@ fn spawn_ready(
                 log: log.to_owned(),
             },
         ),
-        Wait::Cancelled => fail(child, pump, ServiceError::Interrupted { name: spec.name.clone() }),
+        Wait::Cancelled => fail(
+            child,
+            pump,
+            ServiceError::Interrupted {
+                name: spec.name.clone(),
+            },
+        ),
     }
 }
 
@@ -322,23 +358,34 @@ fn uses_port(spec: &Spec, command: &str) -> bool {
     spec.port.is_some()
         || std::iter::once(command)
             .chain(spec.env.values().map(String::as_str))
-            .any(|text| scan(text).is_ok_and(|found| found.iter().any(|p| p.name == "port" || p.name == "url")))
+            .any(|text| {
+                scan(text)
+                    .is_ok_and(|found| found.iter().any(|p| p.name == "port" || p.name == "url"))
+            })
 }
 
 /// `data_dir` from the pipeline (relative to the root), or a fresh
 /// directory under the system temp dir that is removed at stop.
-fn data_dir(spec: &Spec, ctx: &StartContext<'_>) -> Result<(PathBuf, Option<PathBuf>), ServiceError> {
+fn data_dir(
+    spec: &Spec,
+    ctx: &StartContext<'_>,
+) -> Result<(PathBuf, Option<PathBuf>), ServiceError> {
     let (dir, temp) = match &spec.data_dir {
         Some(dir) => (ctx.root.join(dir), false),
         None => {
-            let dir = scratch_base().join(format!("parity-{}-{}", ctx.tag, env_prefix(&spec.name).to_lowercase()));
+            let dir = scratch_base().join(format!(
+                "parity-{}-{}",
+                ctx.tag,
+                env_prefix(&spec.name).to_lowercase()
+            ));
             if dir.exists() {
                 let _ = std::fs::remove_dir_all(&dir);
             }
             (dir, true)
         }
     };
-    std::fs::create_dir_all(&dir).map_err(|e| ServiceError::io("cannot create the data directory", &dir, e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| ServiceError::io("cannot create the data directory", &dir, e))?;
     if spec.preset().is_some_and(preset::needs_unprivileged) {
         // PostgreSQL insists on a private data directory.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
@@ -376,7 +423,12 @@ impl Running {
     /// started elsewhere, SIGKILL after the grace period; removes a data
     /// directory parity made.
     pub(crate) fn stop(mut self) {
-        stop_process(self.identity.pid, &self.marker, self.child.take(), self.pump.take());
+        stop_process(
+            self.identity.pid,
+            &self.marker,
+            self.child.take(),
+            self.pump.take(),
+        );
         if let Some(dir) = &self.temp_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
@@ -385,7 +437,11 @@ impl Running {
     /// SIGKILL at once: the second Ctrl-C.
     pub(crate) fn kill_now(&self) {
         let mut targets = vec![Target::Group(Pid::from_raw(self.identity.pid))];
-        targets.extend(marked(&self.marker, self.identity.pid).iter().map(|p| Target::Process(Pid::from_raw(p.pid))));
+        targets.extend(
+            marked(&self.marker, self.identity.pid)
+                .iter()
+                .map(|p| Target::Process(Pid::from_raw(p.pid))),
+        );
         crate::exec::kill_now(&targets);
     }
 
@@ -396,9 +452,18 @@ impl Running {
 }
 
 /// Stops a service process by pid (its group), plus marked stragglers.
-pub(crate) fn stop_process(pid: i32, marker: &str, child: Option<OwnedChild>, pump: Option<JoinHandle<()>>) {
+pub(crate) fn stop_process(
+    pid: i32,
+    marker: &str,
+    child: Option<OwnedChild>,
+    pump: Option<JoinHandle<()>>,
+) {
     let mut targets = vec![Target::Group(Pid::from_raw(pid))];
-    targets.extend(marked(marker, pid).iter().map(|p| Target::Process(Pid::from_raw(p.pid))));
+    targets.extend(
+        marked(marker, pid)
+            .iter()
+            .map(|p| Target::Process(Pid::from_raw(p.pid))),
+    );
     terminate(&targets, GRACE);
     if let Some(mut child) = child {
         let _ = child.wait_for(Duration::from_secs(1));

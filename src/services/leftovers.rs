@@ -96,13 +96,18 @@ impl ActiveRun {
 /// one line per such run for the user.
 pub fn recover(root: &Path) -> Vec<String> {
     let mut notes = Vec::new();
-    let Ok(entries) = std::fs::read_dir(active_dir(root)) else { return notes };
+    let Ok(entries) = std::fs::read_dir(active_dir(root)) else {
+        return notes;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension() != Some(OsStr::new("json")) {
             continue;
         }
-        let record: RunRecord = match std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()) {
+        let record: RunRecord = match std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+        {
             Some(record) => record,
             None => {
                 let _ = std::fs::remove_file(&path);
@@ -116,7 +121,10 @@ pub fn recover(root: &Path) -> Vec<String> {
         for service in &record.services {
             if service.identity.alive() {
                 stop_process(service.identity.pid, &service.marker, None, None);
-                stopped.push(format!("service {} (pid {})", service.name, service.identity.pid));
+                stopped.push(format!(
+                    "service {} (pid {})",
+                    service.name, service.identity.pid
+                ));
             }
             if let Some(dir) = &service.temp_dir {
                 let _ = std::fs::remove_dir_all(dir);
@@ -124,8 +132,15 @@ pub fn recover(root: &Path) -> Vec<String> {
         }
         let strays = marked_with_prefix(&format!("{}/", record.run_id));
         if !strays.is_empty() {
-            stopped.extend(strays.iter().map(|(pid, command)| format!("{command} (pid {pid})")));
-            let targets: Vec<Target> = strays.iter().map(|(pid, _)| Target::Process(Pid::from_raw(*pid))).collect();
+            stopped.extend(
+                strays
+                    .iter()
+                    .map(|(pid, command)| format!("{command} (pid {pid})")),
+            );
+            let targets: Vec<Target> = strays
+                .iter()
+                .map(|(pid, _)| Target::Process(Pid::from_raw(*pid)))
+                .collect();
             terminate(&targets, GRACE);
         }
         let _ = std::fs::remove_file(&path);
@@ -143,7 +158,9 @@ pub fn recover(root: &Path) -> Vec<String> {
 /// Live processes whose marker starts with `prefix`.
 fn marked_with_prefix(prefix: &str) -> Vec<(i32, String)> {
     let me = std::process::id() as i32;
-    let Ok(all) = procfs::process::all_processes() else { return Vec::new() };
+    let Ok(all) = procfs::process::all_processes() else {
+        return Vec::new();
+    };
     all.flatten()
         .filter(|p| p.pid() != me)
         .filter(|p| {
@@ -160,7 +177,10 @@ fn marked_with_prefix(prefix: &str) -> Vec<(i32, String)> {
 fn describe(process: &Process) -> String {
     match process.cmdline() {
         Ok(args) if !args.is_empty() => args.join(" "),
-        _ => process.stat().map(|s| s.comm).unwrap_or_else(|_| "?".into()),
+        _ => process
+            .stat()
+            .map(|s| s.comm)
+            .unwrap_or_else(|_| "?".into()),
     }
 }
 
@@ -173,23 +193,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let run = ActiveRun::create(dir.path(), "r1").unwrap();
         assert!(recover(dir.path()).is_empty());
-        assert!(active_dir(dir.path()).join("r1.json").exists(), "parity is alive: kept");
+        assert!(
+            active_dir(dir.path()).join("r1.json").exists(),
+            "parity is alive: kept"
+        );
 
         // A record whose parity is gone, naming a live stranger under a wrong
         // start time: the stranger survives, the record goes.
-        let mut stranger = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut stranger = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let mut identity = Identity::of(stranger.id() as i32).unwrap();
         identity.start_time += 7;
         let record = RunRecord {
             run_id: "r2".into(),
-            parity: Some(Identity { pid: i32::MAX - 1, start_time: 1, boot_id: String::new() }),
-            services: vec![RecordedService { name: "db".into(), identity, marker: "r2/services/db".into(), temp_dir: None }],
+            parity: Some(Identity {
+                pid: i32::MAX - 1,
+                start_time: 1,
+                boot_id: String::new(),
+            }),
+            services: vec![RecordedService {
+                name: "db".into(),
+                identity,
+                marker: "r2/services/db".into(),
+                temp_dir: None,
+            }],
         };
         let path = active_dir(dir.path()).join("r2.json");
         std::fs::write(&path, serde_json::to_string(&record).unwrap()).unwrap();
         recover(dir.path());
         assert!(!path.exists());
-        assert!(stranger.try_wait().unwrap().is_none(), "a stranger is never killed");
+        assert!(
+            stranger.try_wait().unwrap().is_none(),
+            "a stranger is never killed"
+        );
         stranger.kill().unwrap();
         let _ = stranger.wait();
         run.finish();

@@ -47,8 +47,16 @@ pub enum Health {
 }
 
 impl LocalServices {
-    pub fn new(pipeline: &Pipeline, env: Vec<(String, String)>, secrets: SecretSet) -> LocalServices {
-        let mut all_env: Vec<(String, String)> = pipeline.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    pub fn new(
+        pipeline: &Pipeline,
+        env: Vec<(String, String)>,
+        secrets: SecretSet,
+    ) -> LocalServices {
+        let mut all_env: Vec<(String, String)> = pipeline
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         all_env.extend(env);
         LocalServices {
             specs: Specs::of(pipeline),
@@ -63,7 +71,8 @@ impl LocalServices {
     }
 
     fn dir(&self) -> Result<PathBuf, ServiceError> {
-        state::dir(&self.root).map_err(|e| ServiceError::io("cannot create", self.root.join(".parity/services"), e))
+        state::dir(&self.root)
+            .map_err(|e| ServiceError::io("cannot create", self.root.join(".parity/services"), e))
     }
 
     fn selection(&self, names: &[String]) -> Result<Vec<String>, ServiceError> {
@@ -88,7 +97,11 @@ impl LocalServices {
     /// Starts the named services (default: all) and what they need, each
     /// wave at once; those already running are kept. `out` hears one line
     /// per service.
-    pub fn up(&self, names: &[String], out: &(dyn Fn(&str) + Sync)) -> Result<(), Box<StartFailure>> {
+    pub fn up(
+        &self,
+        names: &[String],
+        out: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), Box<StartFailure>> {
         let fail = |name: &str, error: ServiceError| {
             Box::new(StartFailure {
                 service: name.to_owned(),
@@ -112,7 +125,11 @@ impl LocalServices {
                     .collect();
                 handles
                     .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|_| Err(fail("?", ServiceError::Interrupted { name: "?".into() }))))
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(fail("?", ServiceError::Interrupted { name: "?".into() }))
+                        })
+                    })
                     .collect()
             });
             if let Some(failure) = results.into_iter().find_map(Result::err) {
@@ -140,7 +157,11 @@ impl LocalServices {
             })
         };
         if let Some(state) = self.running(dir, name) {
-            out(&format!("{name}: already running (pid {}) at {}", state.identity.pid, self.secrets.mask_str(&redact_url(&state.values.url))));
+            out(&format!(
+                "{name}: already running (pid {}) at {}",
+                state.identity.pid,
+                self.secrets.mask_str(&redact_url(&state.values.url))
+            ));
             return Ok(());
         }
         let spec = self.specs.get(name).map_err(failure)?;
@@ -167,14 +188,20 @@ impl LocalServices {
             values: running.values.clone(),
             log: running.log.clone(),
             temp_dir: running.temp_dir.clone(),
-            started: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            started: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             check: running.check.clone(),
             probe_env: running.probe_env.clone(),
             probe_cwd: running.probe_cwd.clone(),
         };
         if let Err(e) = state::save(dir, &record) {
             running.stop();
-            return Err(failure(ServiceError::io("cannot record the service in", dir, e)));
+            return Err(failure(ServiceError::io(
+                "cannot record the service in",
+                dir,
+                e,
+            )));
         }
         out(&format!(
             "{name}: ready in {} at {} (pid {})",
@@ -208,7 +235,9 @@ impl LocalServices {
                 .collect()
         };
         for name in all.iter().rev().filter(|n| chosen.contains(n)) {
-            let Some(recorded) = state::load(&dir, name) else { continue };
+            let Some(recorded) = state::load(&dir, name) else {
+                continue;
+            };
             if recorded.identity.alive() {
                 stop_process(recorded.identity.pid, &recorded.marker, None, None);
                 out(&format!("{name}: stopped (pid {})", recorded.identity.pid));
@@ -231,24 +260,43 @@ impl LocalServices {
     /// Every service of the pipeline, with its health checked now.
     pub fn status(&self) -> Result<Vec<Status>, ServiceError> {
         let dir = self.dir()?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let mut rows = Vec::new();
         for name in self.specs.names() {
             let row = match state::load(&dir, &name) {
-                None => Status { name, state: Health::Stopped, pid: None, url: None, uptime: None },
+                None => Status {
+                    name,
+                    state: Health::Stopped,
+                    pid: None,
+                    url: None,
+                    uptime: None,
+                },
                 Some(recorded) if !recorded.identity.alive() => {
-                    let stale = recorded.identity.reused() || recorded.identity.boot_id != Identity::me().map(|m| m.boot_id).unwrap_or_default();
+                    let stale = recorded.identity.reused()
+                        || recorded.identity.boot_id
+                            != Identity::me().map(|m| m.boot_id).unwrap_or_default();
                     state::remove(&dir, &name);
                     Status {
                         name,
-                        state: if stale { Health::Stale } else { Health::Stopped },
+                        state: if stale {
+                            Health::Stale
+                        } else {
+                            Health::Stopped
+                        },
                         pid: None,
                         url: None,
                         uptime: None,
                     }
                 }
                 Some(recorded) => {
-                    let mut prober = Prober::new(recorded.check.clone(), &recorded.log, recorded.probe_env.clone(), recorded.probe_cwd.clone());
+                    let mut prober = Prober::new(
+                        recorded.check.clone(),
+                        &recorded.log,
+                        recorded.probe_env.clone(),
+                        recorded.probe_cwd.clone(),
+                    );
                     let state = match prober.attempt(Duration::from_secs(2)) {
                         Ok(()) => Health::Ready,
                         Err(seen) => Health::NotReady(seen),
@@ -272,7 +320,17 @@ impl LocalServices {
     pub fn log_path(&self, name: &str) -> Result<PathBuf, ServiceError> {
         self.specs.get(name)?;
         let up = launch::log_path(&self.dir()?, name);
-        let latest = launch::log_path(&self.root.join(crate::report::STATE_DIR).join("runs/latest/services"), name);
-        Ok(if !up.exists() && latest.exists() { latest } else { up })
+        let latest = launch::log_path(
+            &self
+                .root
+                .join(crate::report::STATE_DIR)
+                .join("runs/latest/services"),
+            name,
+        );
+        Ok(if !up.exists() && latest.exists() {
+            latest
+        } else {
+            up
+        })
     }
 }

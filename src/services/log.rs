@@ -14,7 +14,11 @@ pub(crate) const TAIL_LINES: usize = 20;
 /// Copies a service's output pipe into its log, masked, until the service
 /// and everything it started closed the pipe. Flushed per read, so probes
 /// and tails see lines as soon as the server writes them.
-pub(crate) fn pump(mut pipe: PipeReader, path: &Path, secrets: SecretSet) -> io::Result<JoinHandle<()>> {
+pub(crate) fn pump(
+    mut pipe: PipeReader,
+    path: &Path,
+    secrets: SecretSet,
+) -> io::Result<JoinHandle<()>> {
     let mut file = OpenOptions::new().append(true).create(true).open(path)?;
     std::thread::Builder::new()
         .name("parity-service-log".into())
@@ -44,7 +48,9 @@ pub(crate) fn pump(mut pipe: PipeReader, path: &Path, secrets: SecretSet) -> io:
 /// log unmasked, so masking again on the way out is what protects it).
 pub(crate) fn tail(path: &Path, lines: usize, secrets: &SecretSet) -> Vec<String> {
     const WINDOW: u64 = 64 * 1024;
-    let Ok(mut file) = File::open(path) else { return Vec::new() };
+    let Ok(mut file) = File::open(path) else {
+        return Vec::new();
+    };
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let start = len.saturating_sub(WINDOW);
     if file.seek(SeekFrom::Start(start)).is_err() {
@@ -66,7 +72,12 @@ pub(crate) fn tail(path: &Path, lines: usize, secrets: &SecretSet) -> Vec<String
 /// Writes a log to `out`, masked. With `follow`, goes on writing what is
 /// appended, like `tail -f`, until writing fails (the reader went away) or
 /// parity is interrupted.
-pub(crate) fn print(path: &Path, secrets: &SecretSet, follow: bool, out: &mut dyn Write) -> io::Result<()> {
+pub(crate) fn print(
+    path: &Path,
+    secrets: &SecretSet,
+    follow: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let mut file = File::open(path)?;
     let mut buf = vec![0u8; 16 * 1024];
     let mut masked = Vec::with_capacity(buf.len());
@@ -113,12 +124,16 @@ impl LogWatch {
 
     /// Reads what was appended since the last call; returns the match count.
     pub(crate) fn poll(&mut self) -> u32 {
-        let Ok(mut file) = File::open(&self.path) else { return self.seen };
+        let Ok(mut file) = File::open(&self.path) else {
+            return self.seen;
+        };
         if file.seek(SeekFrom::Start(self.offset)).is_err() {
             return self.seen;
         }
         let mut fresh = Vec::new();
-        let Ok(n) = file.read_to_end(&mut fresh) else { return self.seen };
+        let Ok(n) = file.read_to_end(&mut fresh) else {
+            return self.seen;
+        };
         self.offset += n as u64;
         self.partial.extend_from_slice(&fresh);
         while let Some(end) = memchr::memchr(b'\n', &self.partial) {

@@ -99,12 +99,24 @@ impl ServicePool {
             holds.push(holding);
             closures.push(closure);
         }
-        let mut all_env: Vec<(String, String)> = pipeline.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut all_env: Vec<(String, String)> = pipeline
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         all_env.extend(env);
-        let active = ActiveRun::create(&pipeline.root, run_id)
-            .map_err(|e| ServiceError::io("cannot record the run under", pipeline.root.join(crate::report::STATE_DIR), e))?;
+        let active = ActiveRun::create(&pipeline.root, run_id).map_err(|e| {
+            ServiceError::io(
+                "cannot record the run under",
+                pipeline.root.join(crate::report::STATE_DIR),
+                e,
+            )
+        })?;
         Ok(ServicePool {
-            slots: order.iter().map(|n| (n.clone(), Mutex::new(Slot::Idle))).collect(),
+            slots: order
+                .iter()
+                .map(|n| (n.clone(), Mutex::new(Slot::Idle)))
+                .collect(),
             specs,
             order,
             root: pipeline.root.clone(),
@@ -140,7 +152,11 @@ impl ServicePool {
                     .collect();
                 handles
                     .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|_| Err(self.failure("?", ServiceError::Interrupted { name: "?".into() }))))
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            Err(self.failure("?", ServiceError::Interrupted { name: "?".into() }))
+                        })
+                    })
                     .collect()
             });
             if let Some(failure) = results.into_iter().find_map(Result::err) {
@@ -162,7 +178,12 @@ impl ServicePool {
         values
     }
 
-    fn ensure(&self, name: &str, cancel: &dyn Fn() -> bool, note: &dyn Fn(&str)) -> Result<(), Box<StartFailure>> {
+    fn ensure(
+        &self,
+        name: &str,
+        cancel: &dyn Fn() -> bool,
+        note: &dyn Fn(&str),
+    ) -> Result<(), Box<StartFailure>> {
         let (Some(slot), Ok(spec)) = (self.slots.get(name), self.specs.get(name)) else {
             return Ok(());
         };
@@ -287,7 +308,9 @@ impl ServicePool {
     /// Stops the named services, dependents first.
     fn stop(&self, names: &[String]) {
         for name in self.order.iter().rev().filter(|n| names.contains(n)) {
-            let Some(slot) = self.slots.get(name) else { continue };
+            let Some(slot) = self.slots.get(name) else {
+                continue;
+            };
             let mut slot = lock(slot);
             if let Slot::Up(running) = std::mem::replace(&mut *slot, Slot::Stopped) {
                 running.stop();

@@ -46,7 +46,10 @@ pub(crate) fn holder(port: u16) -> Option<String> {
             .flatten()
             .any(|fd| matches!(fd.target, FDTarget::Socket(inode) if inodes.contains(&inode)));
         if holds {
-            let comm = process.stat().map(|s| s.comm).unwrap_or_else(|_| "?".into());
+            let comm = process
+                .stat()
+                .map(|s| s.comm)
+                .unwrap_or_else(|_| "?".into());
             return Some(format!("pid {} ({comm})", process.pid()));
         }
     }
@@ -64,7 +67,10 @@ mod tests {
         let err = ensure_free("db", port).unwrap_err();
         let text = err.to_string();
         assert!(text.contains(&format!("port {port}")), "{text}");
-        assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
+        assert!(
+            text.contains(&format!("pid {}", std::process::id())),
+            "{text}"
+        );
         drop(listener);
         assert!(ensure_free("db", port).is_ok());
         assert_ne!(free().unwrap(), 0);

@@ -39,14 +39,24 @@ pub(crate) struct Prober {
 
 impl Prober {
     /// `env` and `cwd` are for exec probes; `log` for log probes.
-    pub(crate) fn new(check: Check, log: &Path, env: Vec<(String, String)>, cwd: PathBuf) -> Prober {
+    pub(crate) fn new(
+        check: Check,
+        log: &Path,
+        env: Vec<(String, String)>,
+        cwd: PathBuf,
+    ) -> Prober {
         let watch = match &check {
-            Check::Log { pattern, .. } => {
-                regex::Regex::new(pattern).ok().map(|re| LogWatch::new(log.to_owned(), re))
-            }
+            Check::Log { pattern, .. } => regex::Regex::new(pattern)
+                .ok()
+                .map(|re| LogWatch::new(log.to_owned(), re)),
             _ => None,
         };
-        Prober { check, watch, env, cwd }
+        Prober {
+            check,
+            watch,
+            env,
+            cwd,
+        }
     }
 
     /// One attempt; `Err` says what was seen instead of readiness.
@@ -62,7 +72,10 @@ impl Prober {
                 if seen >= *times {
                     Ok(())
                 } else {
-                    Err(format!("log pattern matched {seen} of {times} time{}", if *times == 1 { "" } else { "s" }))
+                    Err(format!(
+                        "log pattern matched {seen} of {times} time{}",
+                        if *times == 1 { "" } else { "s" }
+                    ))
                 }
             }
             Check::Postmaster(data_dir) => postmaster(data_dir),
@@ -70,7 +83,12 @@ impl Prober {
     }
 }
 
-fn exec(command: &str, env: &[(String, String)], cwd: &Path, limit: Duration) -> Result<(), String> {
+fn exec(
+    command: &str,
+    env: &[(String, String)],
+    cwd: &Path,
+    limit: Duration,
+) -> Result<(), String> {
     let mut cmd = Command::new("bash");
     cmd.arg("-c")
         .arg(command)
@@ -81,13 +99,17 @@ fn exec(command: &str, env: &[(String, String)], cwd: &Path, limit: Duration) ->
         .stderr(Stdio::null())
         .process_group(0);
     use std::os::unix::process::CommandExt;
-    let mut child = OwnedChild::spawn(&mut cmd).map_err(|e| format!("cannot run `{command}`: {e}"))?;
+    let mut child =
+        OwnedChild::spawn(&mut cmd).map_err(|e| format!("cannot run `{command}`: {e}"))?;
     match child.wait_for(limit) {
         Ok(Some(status)) if status.success() => Ok(()),
         Ok(Some(status)) => Err(format!("`{command}` {}", describe(status))),
         Ok(None) => {
             child.kill_group();
-            Err(format!("`{command}` still ran after {}", humantime::format_duration(limit)))
+            Err(format!(
+                "`{command}` still ran after {}",
+                humantime::format_duration(limit)
+            ))
         }
         Err(e) => Err(format!("`{command}`: {e}")),
     }
@@ -196,19 +218,32 @@ mod tests {
     use std::net::TcpListener;
 
     fn prober(check: Check) -> Prober {
-        Prober::new(check, Path::new("/nonexistent.log"), Vec::new(), std::env::temp_dir())
+        Prober::new(
+            check,
+            Path::new("/nonexistent.log"),
+            Vec::new(),
+            std::env::temp_dir(),
+        )
     }
 
     #[test]
     fn tcp_and_exec_probes() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
-        assert!(prober(Check::Tcp(address.clone())).attempt(Duration::from_secs(1)).is_ok());
+        assert!(prober(Check::Tcp(address.clone()))
+            .attempt(Duration::from_secs(1))
+            .is_ok());
         drop(listener);
-        let err = prober(Check::Tcp(address)).attempt(Duration::from_secs(1)).unwrap_err();
+        let err = prober(Check::Tcp(address))
+            .attempt(Duration::from_secs(1))
+            .unwrap_err();
         assert!(err.contains("connection refused"), "{err}");
-        assert!(prober(Check::Exec("true".into())).attempt(Duration::from_secs(5)).is_ok());
-        let err = prober(Check::Exec("exit 3".into())).attempt(Duration::from_secs(5)).unwrap_err();
+        assert!(prober(Check::Exec("true".into()))
+            .attempt(Duration::from_secs(5))
+            .is_ok());
+        let err = prober(Check::Exec("exit 3".into()))
+            .attempt(Duration::from_secs(5))
+            .unwrap_err();
         assert_eq!(err, "`exit 3` exited with code 3");
     }
 
@@ -222,12 +257,18 @@ mod tests {
                 let (mut stream, _) = listener.accept().unwrap();
                 let mut buf = [0u8; 1024];
                 let _ = stream.read(&mut buf);
-                let _ = write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
             }
         });
         let url = format!("http://127.0.0.1:{port}/health");
         let mut p = prober(Check::Http { url, status: 200 });
-        assert_eq!(p.attempt(Duration::from_secs(2)).unwrap_err(), "GET /health → 503");
+        assert_eq!(
+            p.attempt(Duration::from_secs(2)).unwrap_err(),
+            "GET /health → 503"
+        );
         assert!(p.attempt(Duration::from_secs(2)).is_ok());
         server.join().unwrap();
     }
@@ -236,9 +277,21 @@ mod tests {
     fn wait_reports_exit_and_timeout() {
         let mut p = prober(Check::Exec("false".into()));
         let never = || false;
-        let outcome = wait(&mut p, Duration::from_millis(10), Duration::from_millis(50), || None, &never);
+        let outcome = wait(
+            &mut p,
+            Duration::from_millis(10),
+            Duration::from_millis(50),
+            || None,
+            &never,
+        );
         assert!(matches!(outcome, Wait::TimedOut(last) if last.contains("exited with code 1")));
-        let outcome = wait(&mut p, Duration::from_millis(10), Duration::from_secs(5), || Some("exited with code 2".into()), &never);
+        let outcome = wait(
+            &mut p,
+            Duration::from_millis(10),
+            Duration::from_secs(5),
+            || Some("exited with code 2".into()),
+            &never,
+        );
         assert!(matches!(outcome, Wait::Exited(_)));
     }
 }

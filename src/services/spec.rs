@@ -55,8 +55,12 @@ impl Specs {
     pub(crate) fn get(&self, name: &str) -> Result<&Spec, ServiceError> {
         self.0.get(name).ok_or_else(|| ServiceError::Unknown {
             name: name.to_owned(),
-            help: crate::pipeline::suggest(name, self.0.keys())
-                .or_else(|| Some(format!("services in the pipeline: {}", self.names().join(", ")))),
+            help: crate::pipeline::suggest(name, self.0.keys()).or_else(|| {
+                Some(format!(
+                    "services in the pipeline: {}",
+                    self.names().join(", ")
+                ))
+            }),
         })
     }
 
@@ -151,7 +155,11 @@ run = "true"
         assert_eq!(order, ["db", "cache", "api", "worker"]);
         assert_eq!(
             specs.waves(&order),
-            vec![vec!["db".to_owned(), "cache".into()], vec!["api".into()], vec!["worker".into()]]
+            vec![
+                vec!["db".to_owned(), "cache".into()],
+                vec!["api".into()],
+                vec!["worker".into()]
+            ]
         );
     }
 

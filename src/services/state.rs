@@ -48,7 +48,10 @@ pub(crate) fn load(dir: &Path, name: &str) -> Option<ServiceState> {
 pub(crate) fn save(dir: &Path, state: &ServiceState) -> std::io::Result<()> {
     let path = file(dir, &state.name);
     let temp = path.with_extension("json.tmp");
-    std::fs::write(&temp, serde_json::to_string_pretty(state).map_err(std::io::Error::other)?)?;
+    std::fs::write(
+        &temp,
+        serde_json::to_string_pretty(state).map_err(std::io::Error::other)?,
+    )?;
     std::fs::rename(temp, path)
 }
 

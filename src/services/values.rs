@@ -31,10 +31,14 @@ impl Values {
 /// password is not a declared secret (it is often just `postgres`, and
 /// masking that everywhere would garble output), but parity need not print it.
 pub(crate) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
     let rest = &url[scheme_end..];
     let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let Some(at) = authority.rfind('@') else { return url.to_owned() };
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
     match rest[..at].split_once(':') {
         Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end], &rest[at..]),
         None => url.to_owned(),
@@ -44,7 +48,13 @@ pub(crate) fn redact_url(url: &str) -> String {
 /// `api-v2` → `API_V2`: the prefix of the variables a service exports.
 pub(crate) fn env_prefix(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -63,7 +73,11 @@ impl ServiceValues {
     }
 
     /// Renders every placeholder; an unknown one is an error naming it.
-    pub(crate) fn render(&self, template: &str, own: Option<&Values>) -> Result<String, Unresolved> {
+    pub(crate) fn render(
+        &self,
+        template: &str,
+        own: Option<&Values>,
+    ) -> Result<String, Unresolved> {
         render(template, |name| self.lookup(name, own))
     }
 
@@ -73,7 +87,10 @@ impl ServiceValues {
         match self.render(text, None) {
             Ok(text) => Ok(text),
             Err(Unresolved(name)) => {
-                let service = name.strip_prefix("services.").and_then(|r| r.split_once('.')).map(|(s, _)| s);
+                let service = name
+                    .strip_prefix("services.")
+                    .and_then(|r| r.split_once('.'))
+                    .map(|(s, _)| s);
                 Err(match service {
                     Some(service) => format!(
                         "`{{{{{name}}}}}` has no value: the job does not use service `{service}` (add it to the job's `services`)"
@@ -121,9 +138,15 @@ mod tests {
 
     #[test]
     fn urls_lose_their_password_in_messages() {
-        assert_eq!(redact_url("postgresql://app:pw@127.0.0.1:1/app"), "postgresql://app:***@127.0.0.1:1/app");
+        assert_eq!(
+            redact_url("postgresql://app:pw@127.0.0.1:1/app"),
+            "postgresql://app:***@127.0.0.1:1/app"
+        );
         assert_eq!(redact_url("redis://:pw@h:1"), "redis://:***@h:1");
-        assert_eq!(redact_url("postgresql://postgres@h:1/db"), "postgresql://postgres@h:1/db");
+        assert_eq!(
+            redact_url("postgresql://postgres@h:1/db"),
+            "postgresql://postgres@h:1/db"
+        );
         assert_eq!(redact_url("http://h:1/x@y"), "http://h:1/x@y");
     }
 
@@ -131,12 +154,22 @@ mod tests {
     fn renders_service_fields_and_exports_upper_cased_names() {
         let v = values();
         assert_eq!(
-            v.render("psql {{services.my-db.url}} -p {{ services.my-db.port }}", None).unwrap(),
+            v.render(
+                "psql {{services.my-db.url}} -p {{ services.my-db.port }}",
+                None
+            )
+            .unwrap(),
             "psql postgresql://postgres@127.0.0.1:5433/app -p 5433"
         );
         let own = v.0.get("my-db");
-        assert_eq!(v.render("{{port}}:{{data_dir}}", own).unwrap(), "5433:/tmp/d");
-        assert_eq!(v.render("{{services.cache.url}}", None).unwrap_err(), Unresolved("services.cache.url".into()));
+        assert_eq!(
+            v.render("{{port}}:{{data_dir}}", own).unwrap(),
+            "5433:/tmp/d"
+        );
+        assert_eq!(
+            v.render("{{services.cache.url}}", None).unwrap_err(),
+            Unresolved("services.cache.url".into())
+        );
         let exports = v.exports();
         assert_eq!(exports[0], ("MY_DB_HOST".into(), "127.0.0.1".into()));
         assert_eq!(exports[1], ("MY_DB_PORT".into(), "5433".into()));

@@ -22,7 +22,12 @@ pub(crate) struct Launch {
 }
 
 /// The URL a preset hands to jobs as `{{url}}` and `NAME_URL`.
-pub(crate) fn url(preset: Preset, spec: &Spec, host: &str, port: u16) -> Result<String, ServiceError> {
+pub(crate) fn url(
+    preset: Preset,
+    spec: &Spec,
+    host: &str,
+    port: u16,
+) -> Result<String, ServiceError> {
     match preset {
         Preset::Postgres => Ok(postgres::Settings::from_spec(spec)?.url(host, port)),
         Preset::Redis => Ok(redis::url(spec, host, port)),

@@ -39,13 +39,20 @@ impl Settings {
         let password = get("POSTGRES_PASSWORD");
         let db = get("POSTGRES_DB").unwrap_or_else(|| user.clone());
         let auth = get("POSTGRES_HOST_AUTH_METHOD").unwrap_or_else(|| {
-            if password.is_some() { "scram-sha-256" } else { "trust" }.into()
+            if password.is_some() {
+                "scram-sha-256"
+            } else {
+                "trust"
+            }
+            .into()
         });
         if auth != "trust" && password.is_none() {
             return Err(ServiceError::Config {
                 name: spec.name.clone(),
                 message: format!("POSTGRES_HOST_AUTH_METHOD = \"{auth}\" needs a password"),
-                help: Some("set POSTGRES_PASSWORD in its env, or drop POSTGRES_HOST_AUTH_METHOD".into()),
+                help: Some(
+                    "set POSTGRES_PASSWORD in its env, or drop POSTGRES_HOST_AUTH_METHOD".into(),
+                ),
             });
         }
         let initdb_args = match get("POSTGRES_INITDB_ARGS") {
@@ -70,7 +77,10 @@ impl Settings {
             Some(password) => format!("{}:{}", encode(&self.user), encode(password)),
             None => encode(&self.user),
         };
-        format!("postgresql://{credentials}@{host}:{port}/{}", encode(&self.db))
+        format!(
+            "postgresql://{credentials}@{host}:{port}/{}",
+            encode(&self.db)
+        )
     }
 }
 
@@ -84,7 +94,8 @@ pub(super) fn bin_dir() -> Result<PathBuf, ServiceError> {
         .filter_map(|entry| {
             let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
             let bin = entry.path().join("bin");
-            (bin.join("postgres").is_file() && bin.join("initdb").is_file()).then_some((version, bin))
+            (bin.join("postgres").is_file() && bin.join("initdb").is_file())
+                .then_some((version, bin))
         })
         .collect();
     versions.sort();
@@ -101,26 +112,54 @@ pub(super) fn bin_dir() -> Result<PathBuf, ServiceError> {
         })
 }
 
-pub(super) fn prepare(spec: &Spec, port: u16, data_dir: &Path, log: &Path) -> Result<Launch, ServiceError> {
+pub(super) fn prepare(
+    spec: &Spec,
+    port: u16,
+    data_dir: &Path,
+    log: &Path,
+) -> Result<Launch, ServiceError> {
     let bin = bin_dir()?;
     let settings = Settings::from_spec(spec)?;
     let run_as = user::unprivileged();
     if let Some(user) = &run_as {
-        note(log, &format!("parity: running PostgreSQL as `{}`: it refuses to run as root", user.name));
-        user::chown_tree(data_dir, Some(user))
-            .map_err(|e| ServiceError::io("cannot hand the data directory to the server account:", data_dir, e))?;
+        note(
+            log,
+            &format!(
+                "parity: running PostgreSQL as `{}`: it refuses to run as root",
+                user.name
+            ),
+        );
+        user::chown_tree(data_dir, Some(user)).map_err(|e| {
+            ServiceError::io(
+                "cannot hand the data directory to the server account:",
+                data_dir,
+                e,
+            )
+        })?;
     }
     if data_dir.join("PG_VERSION").exists() {
         // An existing cluster (a `data_dir` kept between runs).
-        user::chown_tree(data_dir, run_as.as_ref())
-            .map_err(|e| ServiceError::io("cannot hand the data directory to the server account:", data_dir, e))?;
+        user::chown_tree(data_dir, run_as.as_ref()).map_err(|e| {
+            ServiceError::io(
+                "cannot hand the data directory to the server account:",
+                data_dir,
+                e,
+            )
+        })?;
     } else {
         template::provide(&bin, &settings, data_dir, run_as.as_ref(), log, |dir| {
             init_cluster(spec, &bin, &settings, dir, run_as.as_ref(), log)
         })?;
     }
     let dir = data_dir.display().to_string();
-    let mut args = vec!["-D".to_owned(), dir.clone(), "-p".into(), port.to_string(), "-k".into(), dir];
+    let mut args = vec![
+        "-D".to_owned(),
+        dir.clone(),
+        "-p".into(),
+        port.to_string(),
+        "-k".into(),
+        dir,
+    ];
     for setting in [
         "listen_addresses=localhost",
         "fsync=off",
@@ -155,7 +194,10 @@ fn init_cluster(
         detail,
     };
     let pwfile = match &settings.password {
-        Some(password) => Some(password_file(password, run_as).map_err(|e| setup("writing the password file", e.to_string()))?),
+        Some(password) => Some(
+            password_file(password, run_as)
+                .map_err(|e| setup("writing the password file", e.to_string()))?,
+        ),
         None => None,
     };
     let mut initdb = server_command(&bin.join("initdb"), data_dir, run_as, log)?;
@@ -174,29 +216,50 @@ fn init_cluster(
     }
     // Later options win, so the user's POSTGRES_INITDB_ARGS override ours.
     initdb.args(&settings.initdb_args);
-    let status = run(&mut initdb, Duration::from_secs(120), None).map_err(|e| setup("initdb", e))?;
+    let status =
+        run(&mut initdb, Duration::from_secs(120), None).map_err(|e| setup("initdb", e))?;
     drop(pwfile);
     if !status.success() {
-        return Err(setup("initdb", format!("{} (its output is in the log)", describe(status))));
+        return Err(setup(
+            "initdb",
+            format!("{} (its output is in the log)", describe(status)),
+        ));
     }
     if settings.db != "postgres" {
         let mut single = server_command(&bin.join("postgres"), data_dir, run_as, log)?;
-        single.args(["--single", "-D"]).arg(data_dir).args(["-c", "fsync=off", "-c", "lc_messages=C", "postgres"]);
+        single.args(["--single", "-D"]).arg(data_dir).args([
+            "-c",
+            "fsync=off",
+            "-c",
+            "lc_messages=C",
+            "postgres",
+        ]);
         // FILE_COPY (PostgreSQL 15+) copies template1's files instead of
         // writing all of them to the WAL: a smaller template to copy later.
-        let strategy = if major_version(data_dir) >= 15 { " STRATEGY = FILE_COPY" } else { "" };
-        let sql = format!("CREATE DATABASE \"{}\"{strategy};\n", settings.db.replace('"', "\"\""));
+        let strategy = if major_version(data_dir) >= 15 {
+            " STRATEGY = FILE_COPY"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "CREATE DATABASE \"{}\"{strategy};\n",
+            settings.db.replace('"', "\"\"")
+        );
         let status = run(&mut single, Duration::from_secs(60), Some(sql.as_bytes()))
             .map_err(|e| setup(&format!("creating database `{}`", settings.db), e))?;
         if !status.success() {
-            return Err(setup(&format!("creating database `{}`", settings.db), describe(status)));
+            return Err(setup(
+                &format!("creating database `{}`", settings.db),
+                describe(status),
+            ));
         }
     }
     // A clean cluster's WAL is only history: reset it to one empty segment,
     // which copies as a sparse file.
     let mut reset = server_command(&bin.join("pg_resetwal"), data_dir, run_as, log)?;
     reset.arg("-D").arg(data_dir);
-    let status = run(&mut reset, Duration::from_secs(60), None).map_err(|e| setup("pg_resetwal", e))?;
+    let status =
+        run(&mut reset, Duration::from_secs(60), None).map_err(|e| setup("pg_resetwal", e))?;
     if !status.success() {
         return Err(setup("pg_resetwal", describe(status)));
     }
@@ -212,7 +275,12 @@ fn major_version(data_dir: &Path) -> u32 {
 }
 
 /// A PostgreSQL program as the server account, output appended to the log.
-fn server_command(program: &Path, data_dir: &Path, run_as: Option<&RunAs>, log: &Path) -> Result<Command, ServiceError> {
+fn server_command(
+    program: &Path,
+    data_dir: &Path,
+    run_as: Option<&RunAs>,
+    log: &Path,
+) -> Result<Command, ServiceError> {
     let open = || {
         std::fs::OpenOptions::new()
             .append(true)
@@ -233,8 +301,16 @@ fn server_command(program: &Path, data_dir: &Path, run_as: Option<&RunAs>, log: 
     Ok(command)
 }
 
-fn run(command: &mut Command, limit: Duration, input: Option<&[u8]>) -> Result<std::process::ExitStatus, String> {
-    command.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
+fn run(
+    command: &mut Command,
+    limit: Duration,
+    input: Option<&[u8]>,
+) -> Result<std::process::ExitStatus, String> {
+    command.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let mut child = OwnedChild::spawn(command).map_err(|e| e.to_string())?;
     if let Some(input) = input {
         child.write_stdin(input).map_err(|e| e.to_string())?;
@@ -243,14 +319,21 @@ fn run(command: &mut Command, limit: Duration, input: Option<&[u8]>) -> Result<s
         Ok(Some(status)) => Ok(status),
         Ok(None) => {
             child.kill_group();
-            Err(format!("still running after {}", humantime::format_duration(limit)))
+            Err(format!(
+                "still running after {}",
+                humantime::format_duration(limit)
+            ))
         }
         Err(e) => Err(e.to_string()),
     }
 }
 
 fn note(log: &Path, line: &str) {
-    if let Ok(mut file) = std::fs::OpenOptions::new().append(true).create(true).open(log) {
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(log)
+    {
         let _ = writeln!(file, "{line}");
     }
 }
@@ -263,8 +346,16 @@ struct PasswordFile {
 
 fn password_file(password: &str, run_as: Option<&RunAs>) -> std::io::Result<PasswordFile> {
     use std::os::unix::fs::OpenOptionsExt;
-    let path = std::env::temp_dir().join(format!("parity-pw-{}-{:x}", std::process::id(), rand_suffix()));
-    let mut file: File = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    let path = std::env::temp_dir().join(format!(
+        "parity-pw-{}-{:x}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let mut file: File = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
     let guard = PasswordFile { path };
     writeln!(file, "{password}")?;
     user::chown_tree(&guard.path, run_as)?;
@@ -292,7 +383,10 @@ mod tests {
             name: "db".into(),
             kind: ServiceKind::Preset(Preset::Postgres),
             port: None,
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             needs: Vec::new(),
             ready: None,
             data_dir: None,
@@ -302,13 +396,26 @@ mod tests {
     #[test]
     fn settings_follow_the_official_image() {
         let s = Settings::from_spec(&spec(&[])).unwrap();
-        assert_eq!((s.user.as_str(), s.db.as_str(), s.auth.as_str()), ("postgres", "postgres", "trust"));
-        assert_eq!(s.url("127.0.0.1", 5432), "postgresql://postgres@127.0.0.1:5432/postgres");
+        assert_eq!(
+            (s.user.as_str(), s.db.as_str(), s.auth.as_str()),
+            ("postgres", "postgres", "trust")
+        );
+        assert_eq!(
+            s.url("127.0.0.1", 5432),
+            "postgresql://postgres@127.0.0.1:5432/postgres"
+        );
 
-        let s = Settings::from_spec(&spec(&[("POSTGRES_USER", "app"), ("POSTGRES_PASSWORD", "p@ss")])).unwrap();
+        let s = Settings::from_spec(&spec(&[
+            ("POSTGRES_USER", "app"),
+            ("POSTGRES_PASSWORD", "p@ss"),
+        ]))
+        .unwrap();
         assert_eq!(s.db, "app", "POSTGRES_DB defaults to the user");
         assert_eq!(s.auth, "scram-sha-256");
-        assert_eq!(s.url("127.0.0.1", 1), "postgresql://app:p%40ss@127.0.0.1:1/app");
+        assert_eq!(
+            s.url("127.0.0.1", 1),
+            "postgresql://app:p%40ss@127.0.0.1:1/app"
+        );
 
         let err = Settings::from_spec(&spec(&[("POSTGRES_HOST_AUTH_METHOD", "md5")])).unwrap_err();
         assert!(err.to_string().contains("needs a password"), "{err}");

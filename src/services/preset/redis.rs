@@ -16,7 +16,11 @@ pub(super) fn url(spec: &Spec, host: &str, port: u16) -> String {
     }
 }
 
-pub(super) fn prepare(spec: &Spec, port: u16, data_dir: &std::path::Path) -> Result<Launch, ServiceError> {
+pub(super) fn prepare(
+    spec: &Spec,
+    port: u16,
+    data_dir: &std::path::Path,
+) -> Result<Launch, ServiceError> {
     let program = which::which("redis-server").map_err(|_| ServiceError::ProgramNotFound {
         what: "`redis-server`".into(),
         help: "install Redis (Debian/Ubuntu: `apt-get install redis-server`), or put redis-server on PATH".into(),

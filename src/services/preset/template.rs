@@ -56,18 +56,33 @@ pub(super) fn provide(
     if lock.is_some() {
         let staging = cache.join(format!(".staging-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
-        let published = copy_tree(data_dir, &staging).and_then(|()| std::fs::rename(&staging, &template));
+        let published =
+            copy_tree(data_dir, &staging).and_then(|()| std::fs::rename(&staging, &template));
         if let Err(e) = published {
             let _ = std::fs::remove_dir_all(&staging);
-            note(log, &format!("parity: could not save a template cluster in {}: {e}", cache.display()));
+            note(
+                log,
+                &format!(
+                    "parity: could not save a template cluster in {}: {e}",
+                    cache.display()
+                ),
+            );
         }
     }
     drop(lock);
     Ok(())
 }
 
-fn copy_in(template: &Path, data_dir: &Path, run_as: Option<&RunAs>, log: &Path) -> Result<(), ServiceError> {
-    note(log, &format!("parity: copying template cluster {}", template.display()));
+fn copy_in(
+    template: &Path,
+    data_dir: &Path,
+    run_as: Option<&RunAs>,
+    log: &Path,
+) -> Result<(), ServiceError> {
+    note(
+        log,
+        &format!("parity: copying template cluster {}", template.display()),
+    );
     copy_tree(template, data_dir)
         .and_then(|()| user::chown_tree(data_dir, run_as))
         .map_err(|e| ServiceError::io("cannot copy the template cluster into", data_dir, e))
@@ -137,7 +152,12 @@ fn copy_sparse(from: &Path, to: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
     let mut source = std::fs::File::open(from)?;
     let mode = source.metadata()?.permissions().mode();
-    let target = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(to)?;
+    let target = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(to)?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut offset = 0u64;
     loop {
@@ -154,7 +174,11 @@ fn copy_sparse(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 fn note(log: &Path, line: &str) {
-    if let Ok(mut file) = std::fs::OpenOptions::new().append(true).create(true).open(log) {
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(log)
+    {
         let _ = writeln!(file, "{line}");
     }
 }
@@ -177,7 +201,13 @@ mod tests {
         copy_tree(&from, &to).unwrap();
         assert_eq!(std::fs::read_to_string(to.join("base/1/f")).unwrap(), "x");
         assert!(!to.join("postmaster.pid").exists());
-        assert_eq!(std::fs::read_link(to.join("link")).unwrap(), Path::new("base"));
-        assert_eq!(std::fs::metadata(&to).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::read_link(to.join("link")).unwrap(),
+            Path::new("base")
+        );
+        assert_eq!(
+            std::fs::metadata(&to).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
     }
 }

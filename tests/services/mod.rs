@@ -1,0 +1,408 @@
+//! Services against the real servers: PostgreSQL and Redis from the
+//! machine's packages, and small commands, started by the built `parity`.
+//!
+//! Each test keeps its servers' data in a directory of its own and looks
+//! for leftovers only by that directory, since tests run in parallel.
+
+use crate::harness::{assert_no_process, processes_with, wait_for_sleeps, Test, Unique};
+use nix::sys::signal::Signal;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Template clusters shared by every test of this run (made once, under a
+/// lock, by whichever test gets there first).
+fn cache_home() -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("services-cache");
+    std::fs::create_dir_all(&dir).expect("create the cache dir");
+    dir.display().to_string()
+}
+
+fn test() -> Test {
+    Test::new().env("XDG_CACHE_HOME", &cache_home())
+}
+
+/// A directory outside the pipeline for servers' data, so the process table
+/// can be searched for it even while parity runs.
+fn data_root() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("parity-svc-")
+        .tempdir()
+        .expect("create a data directory");
+    // Under root, PostgreSQL runs as an unprivileged account that must be
+    // able to reach its data directory.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+fn path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+#[test]
+fn a_job_talks_to_postgres_and_redis_that_parity_started() {
+    let out = test()
+        .pipeline(
+            r#"
+            version = 1
+            [services.db]
+            preset = "postgres"
+            [services.db.env]
+            POSTGRES_DB = "app"
+            POSTGRES_PASSWORD = "s3cret-pw"
+            [services.cache]
+            preset = "redis"
+            [jobs.check]
+            services = ["db", "cache"]
+            run = [
+              "psql \"$DB_URL\" -tAc 'select 40 + 2'",
+              "redis-cli -u \"$CACHE_URL\" ping",
+              "psql '{{services.db.url}}' -tAc 'select current_database()'",
+              "echo port=$DB_PORT host=$CACHE_HOST",
+            ]
+            "#,
+        )
+        .args(["run"])
+        .run();
+    out.status(0).result("check", "passed");
+    let log = out.log("check");
+    assert!(log.contains("\n42\n"), "{log}");
+    assert!(log.contains("PONG"), "{log}");
+    assert!(log.contains("\napp\n"), "{log}");
+    assert!(log.contains("host=127.0.0.1"), "{log}");
+    let ready = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("service db ready at"))
+        .unwrap_or_default();
+    assert!(
+        ready.contains("postgres:***@127.0.0.1"),
+        "parity's own lines hide the password\n{out}"
+    );
+    assert!(out.exists(".parity/runs/latest/services/db.log"));
+    assert!(out.exists(".parity/runs/latest/services/cache.log"));
+}
+
+#[test]
+fn a_server_that_never_gets_ready_fails_the_job_with_the_reason() {
+    let sleep = Unique::duration(600);
+    let out = test()
+        .pipeline(&format!(
+            r#"
+            version = 1
+            [services.api]
+            command = "echo api booting; sleep {sleep}"
+            ready = {{ http = "http://127.0.0.1:{{{{port}}}}/health", timeout = "1s" }}
+            [jobs.t]
+            services = ["api"]
+            run = "echo never runs"
+            "#
+        ))
+        .args(["run"])
+        .run();
+    out.status(1)
+        .result("t", "failed")
+        .detail("t", "api not ready after 1s: GET /health →");
+    let log = out.log("t");
+    assert!(
+        log.contains("api booting"),
+        "the service log's tail is shown\n{log}"
+    );
+    assert!(!log.contains("never runs\n"), "{log}");
+    assert_no_process(&sleep);
+}
+
+#[test]
+fn a_crashing_service_fails_the_job_and_shows_its_log() {
+    let out = test()
+        .pipeline(
+            r#"
+            version = 1
+            [services.db]
+            command = "echo fatal: bad config >&2; exit 3"
+            ready = { tcp = "127.0.0.1:{{port}}" }
+            [jobs.t]
+            services = ["db"]
+            run = "true"
+            "#,
+        )
+        .args(["run"])
+        .run();
+    out.status(1)
+        .detail("t", "db exited with code 3 before it was ready");
+    assert!(
+        out.log("t").contains("fatal: bad config"),
+        "{}",
+        out.log("t")
+    );
+}
+
+#[test]
+fn a_free_port_is_picked_when_5432_is_taken_and_a_fixed_taken_port_is_an_error() {
+    // Hold 5432 if nobody does; if someone does, it is taken all the same.
+    let _held = TcpListener::bind("127.0.0.1:5432").ok();
+    let out = test()
+        .pipeline(
+            r#"
+            version = 1
+            [services.db]
+            preset = "postgres"
+            [jobs.t]
+            services = ["db"]
+            run = "test \"$DB_PORT\" != 5432 && psql \"$DB_URL\" -tAc 'select 1'"
+            "#,
+        )
+        .args(["run"])
+        .run();
+    out.status(0);
+
+    let out = test()
+        .pipeline(
+            r#"
+            version = 1
+            [services.db]
+            preset = "postgres"
+            port = 5432
+            [jobs.t]
+            services = ["db"]
+            run = "true"
+            "#,
+        )
+        .args(["run"])
+        .run();
+    out.status(1)
+        .detail("t", "port 5432 for `db` is already in use");
+}
+
+#[test]
+fn two_pipelines_at_once_do_not_collide() {
+    let pipeline = r#"
+        version = 1
+        [services.db]
+        preset = "postgres"
+        [services.cache]
+        preset = "redis"
+        [jobs.t]
+        services = ["db", "cache"]
+        run = ["psql \"$DB_URL\" -tAc 'create table t (x int)'", "redis-cli -u \"$CACHE_URL\" set k v", "echo ports $DB_PORT $CACHE_PORT"]
+    "#;
+    let first = test().pipeline(pipeline).args(["run"]).spawn();
+    let second = test().pipeline(pipeline).args(["run"]).spawn();
+    let (a, b) = (
+        first.finish(Duration::from_secs(90)),
+        second.finish(Duration::from_secs(90)),
+    );
+    a.status(0);
+    b.status(0);
+    let ports = |log: String| {
+        log.lines()
+            .find(|l| l.starts_with("ports "))
+            .map(str::to_owned)
+    };
+    assert_ne!(ports(a.log("t")), ports(b.log("t")));
+}
+
+/// A pipeline whose job sleeps with postgres and redis up, their data in `data`.
+fn sleeping(data: &tempfile::TempDir, sleep: &Unique) -> Test {
+    test().pipeline(&format!(
+        r#"
+        version = 1
+        [services.db]
+        preset = "postgres"
+        data_dir = "{}"
+        [services.cache]
+        preset = "redis"
+        data_dir = "{}"
+        [jobs.wait]
+        services = ["db", "cache"]
+        run = "sleep {sleep}"
+        "#,
+        path(data, "pg").display(),
+        path(data, "redis").display()
+    ))
+}
+
+#[test]
+fn ctrl_c_stops_the_services() {
+    let data = data_root();
+    let sleep = Unique::duration(300);
+    let running = sleeping(&data, &sleep).args(["run"]).spawn();
+    wait_for_sleeps(&sleep, 1, Duration::from_secs(60));
+    assert!(
+        !processes_with(&path(&data, "pg").display().to_string()).is_empty(),
+        "postgres runs"
+    );
+    running.signal(Signal::SIGINT);
+    let out = running.finish(Duration::from_secs(30));
+    out.status(130);
+    assert_no_process(&data.path().display().to_string());
+    assert_no_process(&sleep);
+}
+
+#[test]
+fn after_parity_is_killed_the_next_command_stops_what_it_left() {
+    let data = data_root();
+    let sleep = Unique::duration(300);
+    let running = sleeping(&data, &sleep).args(["run"]).spawn();
+    wait_for_sleeps(&sleep, 1, Duration::from_secs(60));
+    running.signal(Signal::SIGKILL);
+    let out = running.finish(Duration::from_secs(10));
+    assert!(
+        !processes_with(&data.path().display().to_string()).is_empty(),
+        "the servers outlive a SIGKILLed parity"
+    );
+    let dir = out.path().to_owned();
+    let status = std::process::Command::new(crate::harness::PARITY)
+        .args(["services", "status"])
+        .current_dir(&dir)
+        .output()
+        .expect("run parity services status");
+    let stderr = String::from_utf8_lossy(&status.stderr);
+    assert!(stderr.contains("parity was killed"), "{stderr}");
+    assert_no_process(&data.path().display().to_string());
+    assert_no_process(&sleep);
+}
+
+#[test]
+fn services_up_status_logs_down() {
+    let data = data_root();
+    let pipeline = format!(
+        r#"
+        version = 1
+        [services.db]
+        preset = "postgres"
+        data_dir = "{}"
+        [services.web]
+        command = "python3 -m http.server {{{{port}}}} --bind 127.0.0.1 --directory {}"
+        needs = ["db"]
+        ready = {{ http = "http://127.0.0.1:{{{{port}}}}/" }}
+        [jobs.t]
+        run = "true"
+        "#,
+        path(&data, "pg").display(),
+        data.path().display()
+    );
+    let up = test().pipeline(&pipeline).args(["services", "up"]).run();
+    up.status(0)
+        .stdout_contains("db: ready in")
+        .stdout_contains("web: ready in");
+    let dir = up.path().to_owned();
+    let parity = |args: &[&str]| {
+        std::process::Command::new(crate::harness::PARITY)
+            .args(args)
+            .current_dir(&dir)
+            .env("XDG_CACHE_HOME", cache_home())
+            .output()
+            .expect("run parity")
+    };
+    let status = parity(&["services", "status"]);
+    let text = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("db ") && l.contains("ready")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("web ") && l.contains("ready")),
+        "{text}"
+    );
+    let logs = parity(&["services", "logs", "db"]);
+    assert!(String::from_utf8_lossy(&logs.stdout).contains("ready to accept connections"));
+    let again = parity(&["services", "up", "db"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("db: already running"));
+
+    let down = parity(&["services", "down"]);
+    let text = String::from_utf8_lossy(&down.stdout).into_owned();
+    assert_eq!(down.status.code(), Some(0), "{text}");
+    let web = text.find("web: stopped").expect("web stopped");
+    let db = text.find("db: stopped").expect("db stopped");
+    assert!(web < db, "dependents stop first: {text}");
+    assert_no_process(&data.path().display().to_string());
+}
+
+#[test]
+fn a_stale_state_whose_pid_now_belongs_to_another_program_is_not_killed() {
+    let sleep = Unique::duration(120);
+    let mut stranger = std::process::Command::new("sleep")
+        .arg(&*sleep)
+        .spawn()
+        .expect("start sleep");
+    let out = test()
+        .pipeline(
+            r#"
+            version = 1
+            [services.db]
+            preset = "redis"
+            [jobs.t]
+            run = "true"
+            "#,
+        )
+        .file(
+            ".parity/services/db.json",
+            &format!(
+                r#"{{"name":"db","identity":{{"pid":{},"start_time":1,"boot_id":"old"}},"marker":"x/services/db",
+                "values":{{"host":"127.0.0.1","port":1,"url":"redis://127.0.0.1:1","data_dir":"/nonexistent"}},
+                "log":"/nonexistent.log","temp_dir":null,"started":0,"check":"Started","probe_env":[],"probe_cwd":"/"}}"#,
+                stranger.id()
+            ),
+        )
+        .args(["services", "down"])
+        .run();
+    out.status(0)
+        .stdout_contains("now belongs to another program");
+    assert!(
+        stranger.try_wait().expect("poll sleep").is_none(),
+        "the stranger still runs"
+    );
+    let _ = stranger.kill();
+    let _ = stranger.wait();
+}
+
+#[test]
+fn unknown_service_names_are_usage_errors() {
+    test()
+        .pipeline(
+            r#"
+            version = 1
+            [services.db]
+            preset = "redis"
+            [jobs.t]
+            run = "true"
+            "#,
+        )
+        .args(["services", "up", "dv"])
+        .run()
+        .status(2)
+        .stderr_contains("no service named `dv`");
+}
+
+#[test]
+fn the_postgres_server_runs_unprivileged_under_root() {
+    if !nix::unistd::Uid::effective().is_root() {
+        return;
+    }
+    let data = data_root();
+    let sleep = Unique::duration(200);
+    let running = sleeping(&data, &sleep).args(["run"]).spawn();
+    wait_for_sleeps(&sleep, 1, Duration::from_secs(60));
+    let pg = path(&data, "pg").display().to_string();
+    let (pid, _) = processes_with(&pg)
+        .into_iter()
+        .find(|(_, c)| c.contains("postgres"))
+        .expect("postmaster");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let uid = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        !uid.split_whitespace().nth(1).is_some_and(|u| u == "0"),
+        "postgres must not run as root: {uid}"
+    );
+    running.signal(Signal::SIGINT);
+    running.finish(Duration::from_secs(30)).status(130);
+    assert_no_process(&pg);
+}
