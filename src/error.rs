@@ -38,6 +38,10 @@ pub enum Error {
     #[diagnostic(transparent)]
     Cache(#[from] crate::cache::CacheError),
 
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Container(#[from] crate::container::ContainerError),
+
     #[error("cannot create the run directory under {}", path.display())]
     #[diagnostic(code(parity::run_dir))]
     RunDir {
@@ -59,6 +63,8 @@ impl Error {
             Error::Services(e) => e.exit_code(),
             Error::Cache(e) if e.is_usage() => exit_code::USAGE,
             Error::Cache(_) => exit_code::FAILED,
+            Error::Container(e) if e.is_usage() => exit_code::USAGE,
+            Error::Container(_) => exit_code::FAILED,
             Error::Insight(e) => e.exit_code(),
             Error::Init(e) => e.exit_code(),
         }

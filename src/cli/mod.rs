@@ -1,15 +1,19 @@
 //! Command-line entry: argument definitions and dispatch, one file per subcommand.
 
+mod compare;
 mod completions;
+mod devcontainer;
 mod diff;
 mod init;
 mod cache;
+mod image;
 mod list;
 mod man;
 mod report;
 mod run;
 mod runs;
 mod services;
+mod shell;
 
 use crate::error::Error;
 use crate::exit_code;
@@ -42,6 +46,10 @@ enum Command {
     Report(report::ReportArgs),
     /// The pipeline's services for local development: up, down, status, logs.
     Services(services::ServicesArgs),
+    /// Build or list the runner image, tagged by the hash of what builds it.
+    Image(image::ImageArgs),
+    /// An interactive shell in the runner image, services started, their env set.
+    Shell(shell::ShellArgs),
     /// Write a starter parity.toml from the repository, or `--from` a GitHub Actions workflow.
     Init(init::InitArgs),
     /// Compare two runs: changed results and environment differences, likeliest cause first.
@@ -69,6 +77,8 @@ pub fn main() -> i32 {
         Command::Runs(args) => runs::runs(&cli, args),
         Command::Report(args) => report::report(&cli, args),
         Command::Services(args) => services::services(&cli, args),
+        Command::Image(args) => image::image(&cli, args),
+        Command::Shell(args) => shell::shell(&cli, args),
         Command::Diff(args) => diff::diff(&cli, args),
         Command::Init(args) => init::init(&cli, args),
         Command::Completions(args) => completions::completions(args),

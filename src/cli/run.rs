@@ -66,6 +66,25 @@ pub(super) struct RunArgs {
     #[arg(long, short = 'v')]
     verbose: bool,
 
+    /// Run every job inside the runner image (`[runner]`), the repository
+    /// mounted at the same path.
+    #[arg(long)]
+    pub(super) container: bool,
+
+    /// Where services run: `auto` (natively where the program is installed,
+    /// else as a container), `native` or `container`.
+    #[arg(long, value_name = "MODE", value_enum, default_value_t)]
+    services: crate::container::service::ServicesMode,
+
+    /// Run the selected jobs on the host and in the runner container, and
+    /// report the jobs whose verdicts differ.
+    #[arg(long, conflicts_with = "container")]
+    pub(super) compare: bool,
+
+    /// Build the runner image even when an image of the same hash exists.
+    #[arg(long)]
+    rebuild: bool,
+
     /// Also write the JUnit report here (it is always in the run directory).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -79,6 +98,19 @@ fn parse_pair(text: &str) -> Result<(String, String), String> {
 }
 
 pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
+    if args.compare {
+        return super::compare::compare(cli, args);
+    }
+    run_in(cli, args, None).map(|(code, _)| code)
+}
+
+/// One run; `container` overrides `--container` and the profile (for
+/// `--compare`, which also turns the cache off so both runs really run).
+pub(super) fn run_in(
+    cli: &Cli,
+    args: &RunArgs,
+    container: Option<bool>,
+) -> Result<(i32, Vec<crate::exec::JobResult>), Error> {
     let pipeline = cli.pipeline()?;
     for note in crate::services::recover(&pipeline.root) {
         eprintln!("warning: {note}");
@@ -97,7 +129,7 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
         publish: args.publish,
         matrix: args.matrix.clone(),
     };
-    let plan = Plan::new(&pipeline, &options, &ambient)?;
+    let mut plan = Plan::new(&pipeline, &options, &ambient)?;
 
     let run_dir = RunDir::create(&pipeline.root).map_err(|source| Error::RunDir {
         path: pipeline.root.clone(),
@@ -109,7 +141,16 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
     let console = Arc::new(Console::new(style, names.clone(), options.parallelism == 1 || runnable <= 1));
 
     let secret_set = secrets(&pipeline, &ambient, &env_values);
-    let cache_settings = (!args.no_cache).then(|| crate::cache::CacheSettings {
+    let container_options = crate::container::ContainerOptions {
+        container: container.unwrap_or(args.container || profile.is_some_and(|p| p.container == Some(true))),
+        services: args.services,
+        rebuild: args.rebuild,
+    };
+    let say = |line: &str| console.print(&format!("parity: {line}\n"));
+    let labels = crate::container::Labels::new(&run_dir.id, &pipeline.root);
+    let containers = crate::container::prepare(&pipeline, &mut plan, &container_options, &labels, &run_dir.path, &ambient, &say)?;
+
+    let cache_settings = (!args.no_cache && container.is_none()).then(|| crate::cache::CacheSettings {
         read_only: args.cache_only_read,
         ..Default::default()
     });
@@ -135,10 +176,10 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
         parallelism: options.parallelism,
         keep_going: options.keep_going,
         cache: cache.clone(),
-        sandbox: None,
+        sandbox: containers.sandbox.clone().map(|s| s as Arc<dyn crate::exec::Sandbox>),
         services: None,
     };
-    let pool = crate::services::ServicePool::new(&pipeline, &plan, &run_dir.path, &run_dir.id, ctx.env.clone(), ctx.secrets.clone(), None)?;
+    let pool = crate::services::ServicePool::new(&pipeline, &plan, &run_dir.path, &run_dir.id, ctx.env.clone(), ctx.secrets.clone(), Some(&containers.native))?;
     ctx.services = Some(Arc::new(pool));
     if style != Style::Interactive {
         console.print(&format!(
@@ -150,6 +191,7 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
     }
     let insight = Insight::start(&pipeline, &ambient, &env_values, &secret_set, console.clone(), plan.jobs.len());
     let summary = exec::run(&plan, &ctx, insight.observer()).map_err(Error::Start)?;
+    drop(containers);
     if let Some(cache) = &cache {
         cache.finish();
     }
@@ -179,7 +221,7 @@ pub(super) fn run(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
         junit: args.junit.as_deref(),
     };
     insight.finish(finished, console.as_ref()).map_err(InsightError::from)?;
-    Ok(summary.exit_code())
+    Ok((summary.exit_code(), summary.results))
 }
 
 fn verdict(code: i32) -> &'static str {

@@ -88,10 +88,18 @@ pub fn prepare(
     if boxed.iter().any(|b| *b) {
         engine_for(&mut engine)?;
     }
-    let engine_answers = |engine: &Option<Engine>| engine.is_some() || Engine::detect().is_ok();
+    // Asked at most once, and only for a service that cannot run natively:
+    // a plain run with native services never waits on an engine.
+    let mut answers: Option<bool> = engine.as_ref().map(|_| true);
     let mut placed: Vec<(String, Placement)> = Vec::new();
     for name in &order {
-        let available = options.services == ServicesMode::Container || engine_answers(&engine);
+        let native = pipeline.services.get(name).is_some_and(service::native_available);
+        let available = match options.services {
+            ServicesMode::Container => true,
+            ServicesMode::Native => false,
+            ServicesMode::Auto if native => false,
+            ServicesMode::Auto => *answers.get_or_insert_with(|| Engine::detect().is_ok()),
+        };
         placed.push((name.clone(), service::place(pipeline, &compose, name, options.services, available)?));
     }
     let native: Vec<String> = placed

@@ -49,7 +49,19 @@ pub(super) fn validate(path: &Path, src: &Source) -> Result<Pipeline, Vec<Proble
         .unwrap_or(Path::new("."))
         .to_owned();
     let env = v.env(&raw.env, &[]);
-    let services = v.services(&raw.services);
+    let mut services = v.services(&raw.services);
+    // A compose file's services are used like `[services.*]` of the same
+    // name; a `[services.NAME]` of the file's own wins.
+    if let Some(file) = &raw.compose {
+        match crate::container::compose::pipeline_services(&root.join(file.get_ref())) {
+            Ok(found) => {
+                for service in found {
+                    services.entry(service.name.clone()).or_insert(service);
+                }
+            }
+            Err(e) => v.problem(file.span(), e.to_string(), "cannot use this compose file"),
+        }
+    }
     let jobs = v.jobs(&raw.jobs, &services);
     v.job_cycles(&raw.jobs);
     let profiles = v.profiles(&raw.profiles, &jobs);
