@@ -687,3 +687,84 @@ fn ci_deploys_are_recorded_with_their_run() {
     );
     assert!(log[0]["host"].as_str().is_some_and(|h| !h.is_empty()));
 }
+
+#[test]
+fn needs_run_first_and_a_failing_need_stops_the_deploy() {
+    let origin = Origin::new(
+        r#"
+        version = 1
+        [services.svc]
+        command = "sleep 600"
+        ready = { exec = "true" }
+        [jobs.check]
+        run = 'test -z "$BREAK_CHECK" && echo "check ran"'
+        [deploy.production]
+        needs = ["check"]
+        services = ["svc"]
+        run = 'echo "service at $SVC_URL"'
+        "#,
+    );
+    let dev = origin.clone_as("dev");
+    dev.run(&["deploy", "production"], &[("BREAK_CHECK", "1")])
+        .status(1)
+        .says("not deploying to production: a job it needs did not pass");
+    let log = dev.log("production");
+    assert!(
+        log.is_empty(),
+        "a deploy that never took the lock is not recorded: {log:?}"
+    );
+
+    let done = dev.run(&["deploy", "production"], &[]);
+    done.status(0)
+        .says("check ran")
+        .says("service at http://127.0.0.1:");
+    assert_eq!(statuses(&dev.log("production")), ["succeeded"]);
+}
+
+#[test]
+fn ctrl_c_while_waiting_leaves_nothing_behind() {
+    let origin = Origin::new(&pipeline());
+    let (holder, waiter) = (origin.clone_as("holder"), origin.clone_as("waiter"));
+    let first = holder.spawn(&["deploy", "staging"], &[("SLEEP", "3")]);
+    wait_for_start(&origin, "staging", 1);
+    let mut second = waiter.spawn(&["deploy", "staging", "--commit", "HEAD"], &[]);
+    // It is waiting once it said so; give it a moment to get there.
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = Command::new("kill")
+        .args(["-INT", &second.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break status.code();
+        }
+        assert!(Instant::now() < deadline, "parity did not stop waiting");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(130));
+    assert_eq!(
+        waiter.git(&["worktree", "list"]).lines().count(),
+        1,
+        "the temporary checkout is removed"
+    );
+    Done::wait(first, Duration::from_secs(60)).status(0);
+    assert_eq!(statuses(&waiter.log("staging")), ["succeeded"]);
+}
+
+#[test]
+fn log_and_status_read_the_local_copy_when_the_remote_is_down() {
+    let origin = Origin::new(&pipeline());
+    let dev = origin.clone_as("dev");
+    dev.run(&["deploy", "staging"], &[]).status(0);
+    let moved = origin.url().with_extension("away");
+    std::fs::rename(origin.url(), &moved).expect("take the remote away");
+    let done = dev.run(&["deploy", "log", "staging"], &[]);
+    done.status(0)
+        .says("cannot read the ledger of staging on remote `origin`")
+        .says("succeeded");
+    // Deploying needs the remote: no silent fallback.
+    dev.run(&["deploy", "staging"], &[])
+        .status(1)
+        .says("the deploy ledger and lock live on remote");
+    std::fs::rename(&moved, origin.url()).expect("bring the remote back");
+}

@@ -34,7 +34,7 @@ pub(super) struct DeployArgs {
     wait: bool,
 
     /// Fail at once, saying who holds the lock, instead of waiting.
-    #[arg(long)]
+    #[arg(long, overrides_with = "wait")]
     no_wait: bool,
 
     /// How long the lock outlives its holder's last renewal (default: the

@@ -157,6 +157,10 @@ pub enum DeployError {
     )]
     Contention { reference: String, attempts: u32 },
 
+    #[error("interrupted before the deploy started; nothing was recorded")]
+    #[diagnostic(code(parity::deploy::interrupted))]
+    Interrupted,
+
     #[error("cannot {what}")]
     #[diagnostic(code(parity::deploy::io))]
     Io {
@@ -209,6 +213,7 @@ impl DeployError {
             | DeployError::Contention { .. }
             | DeployError::Io { .. } => exit_code::FAILED,
             DeployError::Services(e) => e.exit_code(),
+            DeployError::Interrupted => exit_code::INTERRUPTED,
         }
     }
 

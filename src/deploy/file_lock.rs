@@ -12,6 +12,8 @@ use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 pub(crate) struct FileLock {
     _file: Flock<File>,
@@ -19,12 +21,14 @@ pub(crate) struct FileLock {
 
 /// Takes the deploy lock for `environment`. When another process holds it,
 /// waits (telling `on_wait` what that process wrote into the file) or,
-/// without `wait`, fails with what it is doing.
+/// without `wait`, fails with what it is doing. Setting `stop` (a signal)
+/// ends the wait.
 pub(crate) fn lock(
     git: &Git,
     environment: &str,
     wait: bool,
     doing: &str,
+    stop: &AtomicBool,
     on_wait: impl FnOnce(&str),
 ) -> Result<FileLock, DeployError> {
     let path = lock_path(git, &format!("deploy-{environment}"))?;
@@ -43,7 +47,19 @@ pub(crate) fn lock(
                 });
             }
             on_wait(&holder);
-            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| failed(errno))?
+            // Polled rather than blocking, so Ctrl-C ends the wait cleanly.
+            let mut file = file;
+            loop {
+                if stop.load(Ordering::SeqCst) {
+                    return Err(DeployError::Interrupted);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+                match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                    Ok(locked) => break locked,
+                    Err((again, Errno::EWOULDBLOCK)) => file = again,
+                    Err((_, errno)) => return Err(failed(errno)),
+                }
+            }
         }
         Err((_, errno)) => return Err(failed(errno)),
     };

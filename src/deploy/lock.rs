@@ -16,6 +16,7 @@ use super::guard::{self, Freshness};
 use super::identity::Actor;
 use super::ledger::{entry, Ledger, Snapshot};
 use super::{git::Git, DeployError};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -80,17 +81,22 @@ pub(crate) fn expired(lock: &Lock, unchanged_for: Duration, now_ms: u64) -> bool
 /// Takes the lock, waiting for it when `request.wait`. The stale-commit guard
 /// is checked against each state read, so a commit that became stale while
 /// waiting is refused, and the state the lock is taken on is the one the
-/// guard passed (the swap fails if it changed in between).
+/// guard passed (the swap fails if it changed in between). Setting `stop`
+/// (a signal) ends the wait.
 pub(crate) fn acquire(
     ledger: Arc<Ledger>,
     git: &Git,
     request: &Request,
+    stop: &AtomicBool,
     mut on_wait: impl FnMut(Waiting<'_>),
 ) -> Result<Held, DeployError> {
     let environment = ledger.environment().to_owned();
     let mut seen: Option<(Option<String>, Instant)> = None;
     let mut told: Option<String> = None;
     loop {
+        if stop.load(Ordering::SeqCst) {
+            return Err(DeployError::Interrupted);
+        }
         let snapshot = ledger.snapshot()?;
         let freshness = guard::freshness(
             git,

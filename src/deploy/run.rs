@@ -82,6 +82,30 @@ pub(crate) fn environment<'p>(
 /// Deploys and returns the exit code: 0 deployed, 1 the deploy (or a need)
 /// failed, 130 interrupted. Refusals are errors.
 pub fn deploy(pipeline: &Pipeline, request: &Request) -> Result<i32, DeployError> {
+    // Signals become a flag for the whole deploy: while waiting, it ends the
+    // wait and the temporary checkout is still removed; once the lock is
+    // held, the scheduler stops the steps and the ending is recorded.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register(signal, Arc::clone(&interrupted))
+            .map_err(DeployError::io("listen for signals"))?;
+    }
+    match deploy_with(pipeline, request, &interrupted) {
+        // A git command that died of the same Ctrl-C is no error of its own.
+        Err(_) if interrupted.load(Ordering::SeqCst) => Err(DeployError::Interrupted),
+        other => other,
+    }
+}
+
+fn deploy_with(
+    pipeline: &Pipeline,
+    request: &Request,
+    interrupted: &Arc<AtomicBool>,
+) -> Result<i32, DeployError> {
     let name = request.environment.as_str();
     environment(pipeline, name)?;
     let (git, ledger) = open(pipeline, name, request.remote.as_deref())?;
@@ -168,7 +192,7 @@ pub fn deploy(pipeline: &Pipeline, request: &Request) -> Result<i32, DeployError
     }
 
     let doing = format!("deploying {} to {name}", short(&commit));
-    let _local = file_lock::lock(&git, name, request.wait, &doing, |holder| {
+    let _local = file_lock::lock(&git, name, request.wait, &doing, interrupted, |holder| {
         print_out(&format!("parity: waiting for {holder}\n"));
     })?;
     let lock_request = lock::Request {
@@ -183,6 +207,7 @@ pub fn deploy(pipeline: &Pipeline, request: &Request) -> Result<i32, DeployError
         Arc::clone(&ledger),
         &git,
         &lock_request,
+        interrupted,
         |event| match event {
             Waiting::Held(lock) => print_out(&format!(
                 "parity: {name} is locked, {}; waiting (--no-wait fails instead)\n",
@@ -194,16 +219,6 @@ pub fn deploy(pipeline: &Pipeline, request: &Request) -> Result<i32, DeployError
             )),
         },
     )?;
-    // From here on a signal must not kill parity before the result is
-    // recorded: the scheduler stops the steps, this records the ending.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for signal in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
-        let _ = signal_hook::flag::register(signal, Arc::clone(&interrupted));
-    }
     let previous = held.previous.clone();
     print_out(&format!(
         "parity: locked {name} (live: {}{}); lease {}\n",

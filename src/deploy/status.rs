@@ -5,13 +5,44 @@ use super::entry::{now_ms, timestamp};
 use super::git::short;
 use super::history::{records, render};
 use super::identity::Actor;
+use super::ledger::{Ledger, Snapshot};
 use super::lock;
 use super::run::{environment, open};
+use super::store::{Place, Store};
 use super::DeployError;
 use crate::exit_code;
 use crate::pipeline::Pipeline;
 use crate::report::print_out;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// The ledger where it lives; when the remote cannot be reached, this
+/// clone's copy (as of its last deploy or fetch), with a warning: reading
+/// must work on a plane too.
+fn read(
+    pipeline: &Pipeline,
+    name: &str,
+    remote: Option<&str>,
+) -> Result<(Arc<Ledger>, Snapshot), DeployError> {
+    let (git, ledger) = open(pipeline, name, remote)?;
+    match (ledger.snapshot(), ledger.store().place()) {
+        (Err(DeployError::Git { stderr, .. }), Place::Remote(remote)) => {
+            eprintln!(
+                "warning: cannot read the ledger of {name} on remote `{remote}` ({stderr}); \
+                 showing this clone's copy, which may be behind"
+            );
+            let reference = ledger.store().reference().to_owned();
+            let local = Arc::new(Ledger::new(
+                &git,
+                Store::new(&git, Place::Local, reference),
+                name,
+            ));
+            let snapshot = local.snapshot()?;
+            Ok((local, snapshot))
+        }
+        (snapshot, _) => Ok((ledger, snapshot?)),
+    }
+}
 
 /// Prints the deploys of `name`, newest first (at most `limit`).
 pub fn log(
@@ -21,8 +52,7 @@ pub fn log(
     limit: Option<usize>,
     json: bool,
 ) -> Result<i32, DeployError> {
-    let (_, ledger) = open(pipeline, name, remote)?;
-    let snapshot = ledger.snapshot()?;
+    let (ledger, snapshot) = read(pipeline, name, remote)?;
     let Some(tip) = snapshot.tip else {
         // An environment removed from the file still has its ledger; one
         // with neither is most likely a typo.
@@ -51,8 +81,7 @@ pub fn log(
 pub fn status(pipeline: &Pipeline, remote: Option<&str>, json: bool) -> Result<i32, DeployError> {
     let mut rows = Vec::new();
     for name in pipeline.deploys.keys() {
-        let (_, ledger) = open(pipeline, name, remote)?;
-        let snapshot = ledger.snapshot()?;
+        let (_, snapshot) = read(pipeline, name, remote)?;
         rows.push((name.clone(), snapshot.state));
     }
     if json {
