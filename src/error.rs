@@ -24,6 +24,14 @@ pub enum Error {
 
     #[error(transparent)]
     #[diagnostic(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Ci(#[from] crate::ci::CiError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Services(#[from] ServiceError),
 
     #[error(transparent)]
@@ -58,8 +66,9 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Pipeline(_) | Error::Plan(_) | Error::EnvFile(_) => exit_code::USAGE,
+            Error::Pipeline(_) | Error::Plan(_) | Error::EnvFile(_) | Error::Secrets(_) => exit_code::USAGE,
             Error::RunDir { .. } | Error::Start(_) => exit_code::FAILED,
+            Error::Ci(e) => e.exit_code(),
             Error::Services(e) => e.exit_code(),
             Error::Cache(e) if e.is_usage() => exit_code::USAGE,
             Error::Cache(_) => exit_code::FAILED,

@@ -5,6 +5,7 @@
 //! plans and runs it, and events stream to `report`.
 
 pub mod cache;
+pub mod ci;
 pub mod cli;
 pub mod container;
 pub mod env_file;

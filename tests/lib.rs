@@ -6,6 +6,7 @@ mod harness;
 
 mod cache;
 mod cache_remote;
+mod ci;
 mod env_files;
 mod errors;
 mod exit_codes;

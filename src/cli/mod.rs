@@ -1,12 +1,15 @@
 //! Command-line entry: argument definitions and dispatch, one file per subcommand.
 
 mod compare;
+mod check;
 mod completions;
 mod devcontainer;
 mod diff;
 mod init;
 mod cache;
 mod image;
+mod gen;
+mod hook;
 mod list;
 mod man;
 mod report;
@@ -38,6 +41,12 @@ enum Command {
     Run(run::RunArgs),
     /// Show jobs, their needs, switches and matrix instances.
     List(list::ListArgs),
+    /// Write the CI workflow that runs each job with `parity run --job`.
+    Gen(gen::GenArgs),
+    /// Fail when a generated workflow or the hook is stale, or a workflow step bypasses parity.
+    Check(check::CheckArgs),
+    /// Install or remove the pre-push hook that runs the fast profile.
+    Hook(hook::HookArgs),
     /// The local cache: `stats`, `gc`, and `explain JOB` (why it runs or is a hit).
     Cache(cache::CacheArgs),
     /// The recorded runs, newest first.
@@ -73,6 +82,9 @@ pub fn main() -> i32 {
     let result = match &cli.command {
         Command::Run(args) => run::run(&cli, args),
         Command::List(args) => list::list(&cli, args),
+        Command::Gen(args) => gen::gen(&cli, args),
+        Command::Check(args) => check::check(&cli, args),
+        Command::Hook(args) => hook::hook(&cli, args),
         Command::Cache(args) => cache::cache(&cli, args),
         Command::Runs(args) => runs::runs(&cli, args),
         Command::Report(args) => report::report(&cli, args),
@@ -88,6 +100,9 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(error) => {
             let code = error.exit_code();
+            if crate::report::actions::under_actions() {
+                print!("{}", crate::report::actions::error_annotations(&error));
+            }
             eprintln!("{:?}", miette::Report::new(error));
             code
         }

@@ -2,12 +2,10 @@
 
 use super::Cli;
 use crate::error::Error;
-use crate::exec::{self, Plan, RunContext, RunOptions};
-use crate::pipeline::Pipeline;
+use crate::exec::{self, Observer, Plan, RunContext, RunOptions};
 use crate::report::record::Invocation;
-use crate::report::{Finished, Insight, InsightError, summary_table, Console, RunDir, Style};
-use crate::secrets::SecretSet;
-use crate::{env_file, exit_code};
+use crate::report::{actions, Finished, Insight, InsightError, summary_table, Console, RunDir, Style};
+use crate::{env_file, exit_code, secrets};
 use indexmap::IndexMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,6 +47,11 @@ pub(super) struct RunArgs {
     /// Read variables from this dotenv file too (after .env.ci.local).
     #[arg(long, value_name = "PATH")]
     env_file: Vec<PathBuf>,
+
+    /// Run only the named jobs, not what they need: a generated CI workflow
+    /// runs each need in a CI job of its own.
+    #[arg(long)]
+    no_deps: bool,
 
     /// Run every job, even those whose inputs did not change.
     #[arg(long)]
@@ -128,8 +131,13 @@ pub(super) fn run_in(
         enable: args.enable.clone(),
         publish: args.publish,
         matrix: args.matrix.clone(),
+        no_deps: args.no_deps,
     };
     let mut plan = Plan::new(&pipeline, &options, &ambient)?;
+    let secrets = secrets::collect(&pipeline, &ambient, &env_values);
+    let dry_run = |job: &str| !options.publish && pipeline.jobs.get(job).is_some_and(|j| j.publish);
+    let for_real = plan.jobs.iter().filter(|j| j.skip.is_none() && !dry_run(&j.job));
+    secrets::check_required(&pipeline, for_real.map(|j| j.job.as_str()), &ambient)?;
 
     let run_dir = RunDir::create(&pipeline.root).map_err(|source| Error::RunDir {
         path: pipeline.root.clone(),
@@ -138,9 +146,16 @@ pub(super) fn run_in(
     let names: Vec<String> = plan.jobs.iter().map(|j| j.name.clone()).collect();
     let runnable = plan.jobs.iter().filter(|j| j.skip.is_none()).count();
     let style = Style::detect(args.verbose);
-    let console = Arc::new(Console::new(style, names.clone(), options.parallelism == 1 || runnable <= 1));
+    let console = Arc::new(
+        Console::new(style, names.clone(), options.parallelism == 1 || runnable <= 1).masking(secrets.set.clone()),
+    );
+    if style == Style::Actions {
+        actions::add_masks(&secrets.set);
+    }
+    for short in &secrets.too_short {
+        console.warn(&short.to_string());
+    }
 
-    let secret_set = secrets(&pipeline, &ambient, &env_values);
     let container_options = crate::container::ContainerOptions {
         container: container.unwrap_or(args.container || profile.is_some_and(|p| p.container == Some(true))),
         services: args.services,
@@ -172,7 +187,7 @@ pub(super) fn run_in(
         run_id: run_dir.id.clone(),
         logs: run_dir.log_paths(&names),
         env,
-        secrets: secret_set.clone(),
+        secrets: secrets.set.clone(),
         parallelism: options.parallelism,
         keep_going: options.keep_going,
         cache: cache.clone(),
@@ -189,7 +204,7 @@ pub(super) fn run_in(
             run_dir.display()
         ));
     }
-    let insight = Insight::start(&pipeline, &ambient, &env_values, &secret_set, console.clone(), plan.jobs.len());
+    let insight = Insight::start(&pipeline, &ambient, &env_values, &secrets.set, console.clone(), plan.jobs.len());
     let summary = exec::run(&plan, &ctx, insight.observer()).map_err(Error::Start)?;
     drop(containers);
     if let Some(cache) = &cache {
@@ -220,6 +235,9 @@ pub(super) fn run_in(
         services: Vec::new(),
         junit: args.junit.as_deref(),
     };
+    if let Err(e) = actions::write_results(&summary.results, verdict(summary.exit_code()), summary.duration, &secrets.set) {
+        console.warn(&format!("cannot write the step summary or outputs: {e}"));
+    }
     insight.finish(finished, console.as_ref()).map_err(InsightError::from)?;
     Ok((summary.exit_code(), summary.results))
 }
@@ -234,29 +252,4 @@ fn verdict(code: i32) -> &'static str {
 
 fn default_parallelism() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Values to mask: the pipeline's declared secrets, and env-file entries
-/// whose names say they are credentials.
-fn secrets(
-    pipeline: &Pipeline,
-    ambient: &IndexMap<String, String>,
-    env_values: &IndexMap<String, String>,
-) -> SecretSet {
-    let declared = pipeline.secrets.required.iter().chain(&pipeline.secrets.optional);
-    let mut values: Vec<&String> = declared.filter_map(|name| ambient.get(name)).collect();
-    values.extend(
-        env_values
-            .iter()
-            .filter(|(name, _)| looks_secret(name))
-            .map(|(_, value)| value),
-    );
-    SecretSet::new(values)
-}
-
-fn looks_secret(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "PRIVATE"]
-        .iter()
-        .any(|word| upper.contains(word))
 }

@@ -3,7 +3,7 @@
 
 use super::outcome::SkipReason;
 use crate::pipeline::placeholder::render_partial;
-use crate::pipeline::{Combination, Pipeline};
+use crate::pipeline::{Combination, Instance, Pipeline};
 use indexmap::IndexMap;
 use miette::Diagnostic;
 use std::path::PathBuf;
@@ -25,6 +25,9 @@ pub struct RunOptions {
     pub publish: bool,
     /// `--matrix key=value` filters.
     pub matrix: Vec<(String, String)>,
+    /// Run only the targets, not what they need (`--no-deps`): a generated
+    /// CI workflow runs each need in a CI job of its own.
+    pub no_deps: bool,
 }
 
 #[derive(Debug, Error, Diagnostic)]
@@ -121,11 +124,10 @@ impl Plan {
         }
         for (key, value) in &options.matrix {
             let before = roots.len();
-            roots.retain(|&i| graph.instances[i].matrix.get(key).is_none_or(|v| v == value));
-            let any_match = graph
-                .instances
-                .iter()
-                .any(|i| i.matrix.get(key) == Some(value));
+            roots.retain(|&i| matrix_keeps(pipeline, &graph.instances[i], key, value));
+            let any_match = graph.instances.iter().any(|i| {
+                i.matrix.get(key) == Some(value) || value.is_empty() && has_key(pipeline, i, key)
+            });
             if !any_match || roots.is_empty() && before > 0 {
                 return Err(PlanError::MatrixFilter {
                     key: key.clone(),
@@ -138,7 +140,13 @@ impl Plan {
         } else {
             roots.clone()
         };
-        let mut selected = graph.closure(&roots);
+        let mut selected = if options.no_deps {
+            let mut only = vec![false; graph.instances.len()];
+            roots.iter().for_each(|&i| only[i] = true);
+            only
+        } else {
+            graph.closure(&roots)
+        };
         // A matrix filter also applies to what the chosen jobs need.
         for (i, instance) in graph.instances.iter().enumerate() {
             if options
@@ -209,6 +217,25 @@ impl Plan {
             .collect();
         Ok(Plan { jobs })
     }
+}
+
+/// Whether `--matrix key=value` keeps an instance: instances of jobs whose
+/// matrix has no `key` always stay; the others must have that value, and an
+/// empty value selects the instances an `include` left without `key` (what
+/// `${{ matrix.key }}` expands to for them in a generated workflow).
+fn matrix_keeps(pipeline: &Pipeline, instance: &Instance, key: &str, value: &str) -> bool {
+    match instance.matrix.get(key) {
+        Some(have) => have == value,
+        None => value.is_empty() || !has_key(pipeline, instance, key),
+    }
+}
+
+fn has_key(pipeline: &Pipeline, instance: &Instance, key: &str) -> bool {
+    pipeline
+        .jobs
+        .get(&instance.job)
+        .and_then(|job| job.matrix.as_ref())
+        .is_some_and(|matrix| matrix.keys().any(|k| k == key))
 }
 
 /// How CI systems and shells spell "on": anything but empty, 0, false, no, off.
@@ -298,6 +325,42 @@ skip = ["publish"]
         )
         .unwrap_err();
         assert!(matches!(err, PlanError::UnknownJob { help: Some(h), .. } if h.contains("`test`")));
+    }
+
+    #[test]
+    fn no_deps_runs_only_the_named_instance() {
+        let plan = plan(RunOptions {
+            targets: vec!["test".into()],
+            matrix: vec![("f".into(), "b".into())],
+            no_deps: true,
+            ..RunOptions::default()
+        });
+        let names: Vec<_> = plan.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["test (f=b)"]);
+        assert!(plan.jobs[0].needs.is_empty());
+    }
+
+    #[test]
+    fn empty_matrix_value_selects_instances_without_the_key() {
+        let file = r#"
+version = 1
+[jobs.t]
+run = "t"
+matrix = { v = ["1", "2"], w = ["a"], include = [{ v = "9" }, { v = "3", extra = "x" }] }
+"#;
+        let pick = |pairs: &[(&str, &str)]| {
+            let options = RunOptions {
+                targets: vec!["t".into()],
+                matrix: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                no_deps: true,
+                ..RunOptions::default()
+            };
+            let plan = Plan::new(&pipeline(file), &options, &IndexMap::new()).unwrap();
+            plan.jobs.into_iter().map(|j| j.name).collect::<Vec<_>>()
+        };
+        assert_eq!(pick(&[("v", "1"), ("w", "a"), ("extra", "")]), ["t (v=1, w=a)"]);
+        assert_eq!(pick(&[("v", "9"), ("w", ""), ("extra", "")]), ["t (v=9)"]);
+        assert_eq!(pick(&[("v", "3"), ("w", ""), ("extra", "x")]), ["t (v=3, extra=x)"]);
     }
 
     #[test]

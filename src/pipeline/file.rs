@@ -135,6 +135,8 @@ pub(crate) struct RawJob {
     pub(crate) runs_on: Option<String>,
     pub(crate) container: Option<bool>,
     pub(crate) working_directory: Option<SpannedStr>,
+    #[serde(default)]
+    pub(crate) secrets: Vec<SpannedStr>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -118,6 +118,9 @@ pub struct Job {
     pub container: Option<bool>,
     /// Relative to the pipeline root.
     pub working_directory: Option<PathBuf>,
+    /// `[secrets]` this job uses (besides those its `run` lines name as
+    /// `$NAME`): only these jobs need them set, and only they get them in CI.
+    pub secrets: Vec<String>,
 }
 
 /// The shell steps run in unless a job says otherwise: the same as GitHub

@@ -77,6 +77,9 @@ pub(super) fn validate(path: &Path, src: &Source) -> Result<Pipeline, Vec<Proble
             .map(|s| v.env_names(&s.optional))
             .unwrap_or_default(),
     };
+    for job in raw.jobs.values() {
+        v.known(&job.secrets, secrets.required.iter().chain(&secrets.optional), "secret", "secrets");
+    }
     let deploys = v.deploys(&raw.deploy, &jobs, &services);
     let runner = raw.runner.as_ref().and_then(|r| v.runner(r));
     let cache = raw.cache.as_ref().map(|c| v.cache(c)).unwrap_or_default();
@@ -541,6 +544,7 @@ impl Validator<'_> {
             runs_on: raw.runs_on.clone(),
             container: raw.container,
             working_directory,
+            secrets: raw.secrets.iter().map(|s| s.get_ref().clone()).collect(),
         }
     }
 

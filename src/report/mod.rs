@@ -1,6 +1,7 @@
 //! Showing and recording runs: the console, the summary table, run directories,
 //! and what is kept of each run (record, JUnit, HTML timeline) to compare runs.
 
+pub mod actions;
 mod console;
 pub mod diff;
 mod duration;

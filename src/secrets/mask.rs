@@ -18,6 +18,8 @@ pub const MIN_SAFE_LEN: usize = 4;
 #[derive(Clone, Default)]
 pub struct SecretSet {
     matcher: Option<Arc<AhoCorasick>>,
+    /// What the matcher looks for: each value, and each line of a multi-line one.
+    patterns: Arc<[String]>,
     longest: usize,
 }
 
@@ -66,7 +68,40 @@ impl SecretSet {
             .build(&patterns)
             .ok()
             .map(Arc::new);
-        SecretSet { matcher, longest }
+        SecretSet {
+            matcher,
+            patterns: patterns.into(),
+            longest,
+        }
+    }
+
+    /// `::add-mask::` workflow commands that make GitHub and Gitea Actions
+    /// hide every value too, one per line as the runner requires, with the
+    /// runner's escapes for `%`, CR and LF.
+    pub fn add_mask_commands(&self) -> String {
+        let mut lines: Vec<&str> = Vec::new();
+        for pattern in self.patterns.iter() {
+            if !pattern.contains('\n') {
+                lines.push(pattern);
+                continue;
+            }
+            // Short lines of a multi-line value (a lone `}`) would hide
+            // innocent text everywhere; the long ones carry the secret.
+            lines.extend(
+                pattern
+                    .lines()
+                    .map(|l| l.trim_end_matches('\r'))
+                    .filter(|l| l.len() >= MIN_SAFE_LEN),
+            );
+        }
+        lines.dedup();
+        let mut out = String::new();
+        for line in lines {
+            out.push_str("::add-mask::");
+            out.push_str(&line.replace('%', "%25").replace('\r', "%0D"));
+            out.push('\n');
+        }
+        out
     }
 
     pub fn is_empty(&self) -> bool {
@@ -189,6 +224,16 @@ mod tests {
         let set = SecretSet::new(Vec::<String>::new());
         assert!(set.is_empty());
         assert_eq!(masked_in_two(&set, b"plain", 2), b"plain");
+    }
+
+    #[test]
+    fn add_mask_one_line_each_with_escapes() {
+        let set = SecretSet::new(["100%sure", "line-one\nline-two"]);
+        let commands = set.add_mask_commands();
+        assert!(commands.contains("::add-mask::100%25sure\n"));
+        assert!(commands.contains("::add-mask::line-one\n"));
+        assert!(commands.contains("::add-mask::line-two\n"));
+        assert!(!commands.contains("line-one\nline-two"));
     }
 
     #[test]
