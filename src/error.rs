@@ -50,6 +50,11 @@ pub enum Error {
     #[diagnostic(transparent)]
     Container(#[from] crate::container::ContainerError),
 
+    /// Boxed: deploy errors are large and rare.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Deploy(Box<crate::deploy::DeployError>),
+
     #[error("cannot create the run directory under {}", path.display())]
     #[diagnostic(code(parity::run_dir))]
     RunDir {
@@ -68,6 +73,7 @@ impl Error {
         match self {
             Error::Pipeline(_) | Error::Plan(_) | Error::EnvFile(_) | Error::Secrets(_) => exit_code::USAGE,
             Error::RunDir { .. } | Error::Start(_) => exit_code::FAILED,
+            Error::Deploy(e) => e.exit_code(),
             Error::Ci(e) => e.exit_code(),
             Error::Services(e) => e.exit_code(),
             Error::Cache(e) if e.is_usage() => exit_code::USAGE,

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod ci;
 pub mod cli;
 pub mod container;
+pub mod deploy;
 pub mod env_file;
 pub mod error;
 pub mod exec;

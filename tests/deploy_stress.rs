@@ -80,6 +80,14 @@ fn twenty_racing_deploys_from_four_clones() {
     ids.sort_unstable();
     ran.sort_unstable();
     assert_eq!(ids, ran);
+    for record in &succeeded {
+        let interval = intervals.iter().find(|i| record["id"] == i.id.as_str());
+        assert_eq!(
+            interval.map(|i| i.commit.as_str()),
+            record["commit"].as_str(),
+            "the ledger names the commit the steps deployed"
+        );
+    }
     // Live only ever moved forward, and ended on the newest commit.
     let order: Vec<usize> = succeeded
         .iter()

@@ -7,6 +7,8 @@ mod harness;
 mod cache;
 mod cache_remote;
 mod ci;
+mod deploy;
+mod deploy_stress;
 mod env_files;
 mod errors;
 mod exit_codes;

@@ -3,6 +3,7 @@
 mod compare;
 mod check;
 mod completions;
+mod deploy;
 mod devcontainer;
 mod diff;
 mod init;
@@ -63,6 +64,8 @@ enum Command {
     Init(init::InitArgs),
     /// Compare two runs: changed results and environment differences, likeliest cause first.
     Diff(diff::DiffArgs),
+    /// Deploy a commit to an environment: serialized, stale-guarded, recorded.
+    Deploy(deploy::DeployArgs),
     /// Print shell completions: `parity completions bash > /etc/bash_completion.d/parity`.
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff): `parity man > parity.1`.
@@ -93,6 +96,7 @@ pub fn main() -> i32 {
         Command::Shell(args) => shell::shell(&cli, args),
         Command::Diff(args) => diff::diff(&cli, args),
         Command::Init(args) => init::init(&cli, args),
+        Command::Deploy(args) => deploy::deploy(&cli, args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
     };

@@ -156,3 +156,95 @@ pub(crate) fn render(records: &[Record]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::entry::{Lock, State, FORMAT};
+    use crate::deploy::identity::Trigger;
+
+    fn actor(by: &str) -> Actor {
+        Actor {
+            by: by.into(),
+            host: "h".into(),
+            trigger: Trigger::Manual,
+            ci_url: None,
+        }
+    }
+
+    fn lock(id: &str) -> Lock {
+        Lock {
+            id: id.into(),
+            commit: format!("{id}-commit"),
+            rollback: false,
+            actor: actor(id),
+            since_ms: 0,
+            renewed_ms: 0,
+            lease_ms: 1000,
+        }
+    }
+
+    fn entry(event: Event, id: &str, at_ms: u64) -> (String, Entry) {
+        let entry = Entry {
+            format: FORMAT,
+            environment: "prod".into(),
+            event,
+            actor: actor(id),
+            at_ms,
+            deploy: Some(id.into()),
+            commit: Some(format!("{id}-commit")),
+            rollback: false,
+            result: None,
+            detail: None,
+            duration_ms: None,
+            broke: None,
+            state: State::default(),
+        };
+        (format!("ledger-{at_ms}"), entry)
+    }
+
+    #[test]
+    fn folds_events_into_deploys_newest_first() {
+        let mut finish = entry(Event::Finish, "a", 3);
+        finish.1.result = Some(DeployResult::Succeeded);
+        finish.1.duration_ms = Some(1500);
+        let mut breaker = entry(Event::Lock, "c", 6);
+        breaker.1.broke = Some(lock("b"));
+        let mut unlock = entry(Event::Unlock, "admin", 7);
+        unlock.1.broke = Some(lock("c"));
+        let entries = vec![
+            entry(Event::Create, "a", 0),
+            entry(Event::Lock, "a", 1),
+            entry(Event::Renew, "a", 2),
+            finish,
+            entry(Event::Lock, "b", 4),
+            entry(Event::Renew, "b", 5),
+            breaker,
+            unlock,
+        ];
+        let rows = records(&entries);
+        let summary: Vec<(&str, Status)> = rows.iter().map(|r| (r.id.as_str(), r.status)).collect();
+        assert_eq!(
+            summary,
+            [
+                ("ledger-7", Status::Unlocked),
+                ("c", Status::Abandoned),
+                ("b", Status::Abandoned),
+                ("a", Status::Succeeded),
+            ]
+        );
+        assert_eq!(rows[3].duration_ms, Some(1500));
+        assert!(rows[2]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("lease expired"));
+        assert!(rows[1]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("--force by admin"));
+        let text = render(&rows);
+        assert!(text.contains("succeeded  a-commit"), "{text}");
+    }
+}

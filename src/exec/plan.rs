@@ -79,6 +79,32 @@ pub struct Plan {
     pub jobs: Vec<PlannedJob>,
 }
 
+impl PlannedJob {
+    /// A job that is not in `[jobs]` (a deploy's own steps), to run through
+    /// the same scheduler and process control as pipeline jobs.
+    pub fn standalone(
+        name: &str,
+        steps: Vec<String>,
+        shell: Vec<String>,
+        env: Vec<(String, String)>,
+        cwd: PathBuf,
+    ) -> PlannedJob {
+        PlannedJob {
+            name: name.to_owned(),
+            job: name.to_owned(),
+            matrix: Combination::default(),
+            needs: Vec::new(),
+            skip: None,
+            steps,
+            shell,
+            env,
+            timeout: None,
+            cwd,
+            services: Vec::new(),
+        }
+    }
+}
+
 impl Plan {
     /// Resolves the selection. `ambient` is the environment switches are
     /// read from (the process env with the env files over it).
