@@ -41,7 +41,7 @@ run = ["echo compiling > out.txt", "grep -q compiling out.txt", "echo done"]
 TOML
 printf 'FROM %s\nCOPY deps.txt /deps.txt\n' "$base" > "$dir/runner.Dockerfile"
 echo 'dep==1' > "$dir/deps.txt"
-(cd "$dir" && "$parity" image build >/dev/null)
+(cd "$dir" && "$parity" image build >/dev/null 2>&1)
 image=$(docker images --filter "label=parity.runner=$dir" --format '{{.Repository}}:{{.Tag}}' | head -1)
 
 ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }

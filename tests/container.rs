@@ -27,8 +27,16 @@ fn engine() -> bool {
 }
 
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).stdin(Stdio::null()).output().expect("run docker");
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -46,7 +54,17 @@ fn docker_quiet(args: &[&str]) -> String {
 fn base_image() -> String {
     let stamp = |p: &str| {
         std::fs::metadata(p)
-            .map(|m| format!("{}-{}", m.len(), m.modified().map(|t| t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())).unwrap_or(0)))
+            .map(|m| {
+                format!(
+                    "{}-{}",
+                    m.len(),
+                    m.modified()
+                        .map(|t| t
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs()))
+                        .unwrap_or(0)
+                )
+            })
             .unwrap_or_else(|_| "none".into())
     };
     let key = format!("{}{}", stamp("/bin/bash"), stamp("/bin/busybox"));
@@ -55,7 +73,8 @@ fn base_image() -> String {
         return tag;
     }
     // Tests run in parallel processes: one builds, the others wait.
-    let lock = std::fs::File::create(std::env::temp_dir().join("parity-test-base.lock")).expect("lock file");
+    let lock = std::fs::File::create(std::env::temp_dir().join("parity-test-base.lock"))
+        .expect("lock file");
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
         .expect("lock the base image build");
@@ -72,7 +91,13 @@ fn base_image() -> String {
         .spawn()
         .expect("tar");
     let status = Command::new("docker")
-        .args(["import", "--change", "ENV PATH=/usr/local/bin:/usr/bin:/bin", "-", &tag])
+        .args([
+            "import",
+            "--change",
+            "ENV PATH=/usr/local/bin:/usr/bin:/bin",
+            "-",
+            &tag,
+        ])
         .stdin(tar.stdout.expect("tar stdout"))
         .stdout(Stdio::null())
         .status()
@@ -87,7 +112,9 @@ fn build_rootfs(root: &Path) {
     for dir in ["bin", "tmp", "etc", "www"] {
         std::fs::create_dir_all(root.join(dir)).expect("mkdir");
     }
-    let mut perms = std::fs::metadata(root.join("tmp")).expect("tmp").permissions();
+    let mut perms = std::fs::metadata(root.join("tmp"))
+        .expect("tmp")
+        .permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o1777);
     std::fs::set_permissions(root.join("tmp"), perms).expect("chmod tmp");
     assert!(
@@ -95,7 +122,10 @@ fn build_rootfs(root: &Path) {
         "the container tests need /bin/busybox: install Debian's busybox-static"
     );
     std::fs::copy("/bin/busybox", root.join("bin/busybox")).expect("copy busybox");
-    let applets = Command::new("/bin/busybox").arg("--list").output().expect("busybox --list");
+    let applets = Command::new("/bin/busybox")
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
     for applet in String::from_utf8_lossy(&applets.stdout).lines() {
         let link = root.join("bin").join(applet);
         if !link.exists() {
@@ -117,18 +147,30 @@ fn build_rootfs(root: &Path) {
 }
 
 fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf29ce484222325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3))
+    text.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// Containers (running or not) that a run in `dir` left.
 fn containers_of(dir: &Path) -> String {
-    docker_quiet(&["ps", "--all", "--filter", &format!("label=parity.root={}", dir.display()), "--format", "{{.Names}}"])
+    docker_quiet(&[
+        "ps",
+        "--all",
+        "--filter",
+        &format!("label=parity.root={}", dir.display()),
+        "--format",
+        "{{.Names}}",
+    ])
 }
 
 /// A project directory of the test's own, for tests that must know it
 /// before parity runs (to chown it, or to watch its containers).
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("parity-container-").tempdir().expect("temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("parity-container-")
+        .tempdir()
+        .expect("temp dir");
     for (path, text) in files {
         let path = dir.path().join(path);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -171,11 +213,21 @@ fn job_sees_the_mounted_repository_and_its_env() {
         .run();
     out.status(0).result("look", "passed");
     let log = out.log("look");
-    assert!(log.contains(&format!("mounted at {}", out.path().display())), "{log}");
+    assert!(
+        log.contains(&format!("mounted at {}", out.path().display())),
+        "{log}"
+    );
     assert!(log.contains("hello job from-env-file"), "{log}");
     assert!(log.contains("in-container"), "{log}");
-    assert!(log.contains("from-background"), "a background process of one step outlives it\n{log}");
-    assert_eq!(containers_of(out.path()), "", "the job's container is removed");
+    assert!(
+        log.contains("from-background"),
+        "a background process of one step outlives it\n{log}"
+    );
+    assert_eq!(
+        containers_of(out.path()),
+        "",
+        "the job's container is removed"
+    );
 }
 
 #[test]
@@ -191,9 +243,18 @@ fn files_written_in_the_container_belong_to_the_caller() {
     let dir = test.path().to_owned();
     // As root, run parity as an ordinary user who may use the engine, so
     // "owned by the caller" is not trivially root.
-    let (uid, gid) = if nix::unistd::getuid().is_root() { (4242, 4242) } else { (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw()) };
+    let (uid, gid) = if nix::unistd::getuid().is_root() {
+        (4242, 4242)
+    } else {
+        (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        )
+    };
     let mut command = if nix::unistd::getuid().is_root() {
-        let docker_gid = std::fs::metadata("/var/run/docker.sock").map(|m| std::os::unix::fs::MetadataExt::gid(&m)).unwrap_or(0);
+        let docker_gid = std::fs::metadata("/var/run/docker.sock")
+            .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+            .unwrap_or(0);
         chown_tree(&dir, uid, gid);
         let mut c = Command::new("setpriv");
         c.args([
@@ -214,23 +275,44 @@ fn files_written_in_the_container_belong_to_the_caller() {
         .stdin(Stdio::null())
         .output()
         .expect("run parity");
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(0), "{text}");
     let meta = std::fs::metadata(dir.join("out/file.txt")).expect("the job wrote out/file.txt");
-    assert_eq!((std::os::unix::fs::MetadataExt::uid(&meta), std::os::unix::fs::MetadataExt::gid(&meta)), (uid, gid), "{text}");
+    assert_eq!(
+        (
+            std::os::unix::fs::MetadataExt::uid(&meta),
+            std::os::unix::fs::MetadataExt::gid(&meta)
+        ),
+        (uid, gid),
+        "{text}"
+    );
     let dir_meta = std::fs::metadata(dir.join("out")).expect("out/");
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&dir_meta), uid);
     drop(test);
 }
 
 fn chown_tree(dir: &Path, uid: u32, gid: u32) {
-    let status = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(dir).status().expect("chown");
+    let status = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{gid}"))
+        .arg(dir)
+        .status()
+        .expect("chown");
     assert!(status.success());
 }
 
 /// `parity image build` in `dir`, and the tags of this project's images.
 fn build_and_list(dir: &Path) -> (Output2, Vec<String>) {
-    let out = Command::new(PARITY).args(["image", "build"]).current_dir(dir).stdin(Stdio::null()).output().expect("parity image build");
+    let out = Command::new(PARITY)
+        .args(["image", "build"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("parity image build");
     let tags = docker_quiet(&[
         "images",
         "--filter",
@@ -243,7 +325,11 @@ fn build_and_list(dir: &Path) -> (Output2, Vec<String>) {
     (
         Output2 {
             code: out.status.code(),
-            text: format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+            text: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
         },
         tags,
     )
@@ -255,7 +341,12 @@ struct Output2 {
 }
 
 fn remove_images(dir: &Path) {
-    let ids = docker_quiet(&["images", "--quiet", "--filter", &format!("label=parity.runner={}", dir.display())]);
+    let ids = docker_quiet(&[
+        "images",
+        "--quiet",
+        "--filter",
+        &format!("label=parity.runner={}", dir.display()),
+    ]);
     for id in ids.lines().collect::<std::collections::BTreeSet<_>>() {
         docker_quiet(&["rmi", "--force", id]);
     }
@@ -277,7 +368,11 @@ fn dockerfile_change_rebuilds_and_no_change_does_not() {
 
     let (first, tags) = build_and_list(&dir);
     assert_eq!(first.code, Some(0), "{}", first.text);
-    assert!(first.text.contains("built parity-runner-"), "{}", first.text);
+    assert!(
+        first.text.contains("built parity-runner-"),
+        "{}",
+        first.text
+    );
     assert_eq!(tags.len(), 1, "{tags:?}");
 
     let started = Instant::now();
@@ -288,24 +383,48 @@ fn dockerfile_change_rebuilds_and_no_change_does_not() {
 
     std::fs::write(dir.join("src/main.sh"), "echo two\n").expect("edit source");
     let (third, same) = build_and_list(&dir);
-    assert!(third.text.contains("is up to date"), "source is mounted, not built in: {}", third.text);
+    assert!(
+        third.text.contains("is up to date"),
+        "source is mounted, not built in: {}",
+        third.text
+    );
     assert_eq!(same, tags);
 
     std::fs::write(dir.join("deps.txt"), "lib==2\n").expect("edit deps");
     let (fourth, more) = build_and_list(&dir);
-    assert!(fourth.text.contains("built parity-runner-"), "{}", fourth.text);
+    assert!(
+        fourth.text.contains("built parity-runner-"),
+        "{}",
+        fourth.text
+    );
     assert_eq!(more.len(), 2, "a copied file changed: a new tag {more:?}");
 
-    let run = Command::new(PARITY).args(["run", "--container"]).current_dir(&dir).stdin(Stdio::null()).output().expect("run");
+    let run = Command::new(PARITY)
+        .args(["run", "--container"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
     let text = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(0), "{text}");
-    assert!(!text.contains("building runner image"), "the run reuses the built image\n{text}");
+    assert!(
+        !text.contains("building runner image"),
+        "the run reuses the built image\n{text}"
+    );
     let log = std::fs::read_to_string(dir.join(".parity/runs/latest/deps.log")).expect("log");
     assert!(log.contains("lib==2"), "{log}");
 
-    let ls = Command::new(PARITY).args(["image", "ls"]).current_dir(&dir).output().expect("ls");
+    let ls = Command::new(PARITY)
+        .args(["image", "ls"])
+        .current_dir(&dir)
+        .output()
+        .expect("ls");
     let listed = String::from_utf8_lossy(&ls.stdout);
-    assert_eq!(listed.lines().filter(|l| l.starts_with('*')).count(), 1, "{listed}");
+    assert_eq!(
+        listed.lines().filter(|l| l.starts_with('*')).count(),
+        1,
+        "{listed}"
+    );
     remove_images(&dir);
 }
 
@@ -327,10 +446,15 @@ fn matrix_value_selects_the_image() {
             run = "test \"$(cat /flavor)\" = {{matrix.flavor}} && echo flavor-ok"
             "#,
         )
-        .file("Dockerfile", &format!("FROM {base}\nARG FLAVOR\nRUN echo $FLAVOR > /flavor\n"))
+        .file(
+            "Dockerfile",
+            &format!("FROM {base}\nARG FLAVOR\nRUN echo $FLAVOR > /flavor\n"),
+        )
         .args(["run", "--container"])
         .run();
-    out.status(0).result("which (flavor=sweet)", "passed").result("which (flavor=sour)", "passed");
+    out.status(0)
+        .result("which (flavor=sweet)", "passed")
+        .result("which (flavor=sour)", "passed");
     remove_images(out.path());
 }
 
@@ -342,7 +466,10 @@ fn ctrl_c_kills_and_removes_the_container() {
     let base = base_image();
     let test = project(&[(
         "parity.toml",
-        &format!("version = 1\n{}[jobs.slow]\nrun = \"echo started; sleep 300\"\n", runner(&base)),
+        &format!(
+            "version = 1\n{}[jobs.slow]\nrun = \"echo started; sleep 300\"\n",
+            runner(&base)
+        ),
     )]);
     let dir = test.path().to_owned();
     let mut running = Command::new(PARITY)
@@ -355,11 +482,18 @@ fn ctrl_c_kills_and_removes_the_container() {
         .expect("start parity");
     let deadline = Instant::now() + Duration::from_secs(30);
     while containers_of(&dir).is_empty() {
-        assert!(Instant::now() < deadline, "the job's container never started");
+        assert!(
+            Instant::now() < deadline,
+            "the job's container never started"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(running.id() as i32), nix::sys::signal::Signal::SIGINT).expect("signal");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(running.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("signal");
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = running.try_wait().expect("wait") {
@@ -384,7 +518,10 @@ fn timeout_stops_the_container() {
     }
     let base = base_image();
     let out = Test::new()
-        .pipeline(&format!("version = 1\n{}[jobs.slow]\nrun = \"sleep 300\"\ntimeout = \"1s\"\n", runner(&base)))
+        .pipeline(&format!(
+            "version = 1\n{}[jobs.slow]\nrun = \"sleep 300\"\ntimeout = \"1s\"\n",
+            runner(&base)
+        ))
         .args(["run", "--container"])
         .run();
     out.status(1).result("slow", "timed out");
@@ -405,7 +542,13 @@ fn slow_web_image(base: &str) -> String {
             ),
         )
         .expect("Dockerfile");
-        docker(&["build", "--quiet", "--tag", &tag, &dir.path().display().to_string()]);
+        docker(&[
+            "build",
+            "--quiet",
+            "--tag",
+            &tag,
+            &dir.path().display().to_string(),
+        ]);
     }
     tag
 }
@@ -442,16 +585,34 @@ fn container_service_healthcheck_gates_the_jobs() {
         )
         .args(["run"])
         .run();
-    out.status(0).result("inside", "passed").result("outside", "passed");
+    out.status(0)
+        .result("inside", "passed")
+        .result("outside", "passed");
     let inside = out.log("inside");
     assert!(inside.contains("ready"), "{inside}");
-    assert!(inside.contains("web:8080"), "jobs in containers reach services by name\n{inside}");
+    assert!(
+        inside.contains("web:8080"),
+        "jobs in containers reach services by name\n{inside}"
+    );
     assert!(inside.contains("http://web:8080"), "{inside}");
     let outside = out.log("outside");
     assert!(outside.contains("ready"), "{outside}");
-    assert!(outside.contains("127.0.0.1 127.0.0.1"), "the host reaches services by published port\n{outside}");
-    assert_eq!(containers_of(out.path()), "", "service containers are removed");
-    let networks = docker_quiet(&["network", "ls", "--filter", &format!("label=parity.root={}", out.path().display()), "--quiet"]);
+    assert!(
+        outside.contains("127.0.0.1 127.0.0.1"),
+        "the host reaches services by published port\n{outside}"
+    );
+    assert_eq!(
+        containers_of(out.path()),
+        "",
+        "service containers are removed"
+    );
+    let networks = docker_quiet(&[
+        "network",
+        "ls",
+        "--filter",
+        &format!("label=parity.root={}", out.path().display()),
+        "--quiet",
+    ]);
     assert_eq!(networks, "", "the run's network is removed");
 }
 
@@ -495,7 +656,12 @@ fn compare_names_the_job_whose_verdict_differs() {
         .args(["run", "--compare", "--keep-going"])
         .run();
     out.status(1).stdout_contains("1 job differs");
-    assert!(out.stdout.lines().any(|l| l.starts_with("hostonly") && l.contains("differs")), "{out}");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("hostonly") && l.contains("differs")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -533,7 +699,8 @@ fn devcontainer_names_the_runner_dockerfile() {
         .args(["gen", "devcontainer"])
         .run();
     out.status(0);
-    let json: serde_json::Value = serde_json::from_str(&out.read(".devcontainer/devcontainer.json")).expect("valid JSON");
+    let json: serde_json::Value =
+        serde_json::from_str(&out.read(".devcontainer/devcontainer.json")).expect("valid JSON");
     assert_eq!(json["build"]["dockerfile"], "../ci/runner.Dockerfile");
     assert_eq!(json["build"]["context"], "..");
     assert_eq!(json["build"]["args"]["PY"], "3.12");

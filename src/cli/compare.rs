@@ -48,7 +48,12 @@ fn table(host: &[JobResult], boxed: &[JobResult]) -> (String, usize) {
             names.push(&r.name);
         }
     }
-    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(3).max(3);
+    let width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(3)
+        .max(3);
     let mut out = format!("{:width$}  {:9}  {:9}\n", "job", "host", "container");
     let mut differing = 0;
     for name in names {

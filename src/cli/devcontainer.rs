@@ -18,6 +18,9 @@ pub(super) fn devcontainer(pipeline: &Pipeline, stdout: bool) -> Result<i32, Err
         return Ok(exit_code::SUCCESS);
     }
     devcontainer::write(pipeline)?;
-    println!("wrote {}: editors open the runner image with it", devcontainer::PATH);
+    println!(
+        "wrote {}: editors open the runner image with it",
+        devcontainer::PATH
+    );
     Ok(exit_code::SUCCESS)
 }

@@ -39,9 +39,13 @@ pub(super) fn image(cli: &Cli, args: &ImageArgs) -> Result<i32, Error> {
                 let done = image::ensure(&engine, image, rebuild, BuildOutput::Terminal)?;
                 let tag = image.reference();
                 match done {
-                    Readiness::Named => println!("{tag}: a named image; the engine pulls it when missing"),
+                    Readiness::Named => {
+                        println!("{tag}: a named image; the engine pulls it when missing")
+                    }
                     Readiness::Present => println!("{tag} is up to date"),
-                    Readiness::Built => println!("built {tag} in {:.1}s", started.elapsed().as_secs_f64()),
+                    Readiness::Built => {
+                        println!("built {tag} in {:.1}s", started.elapsed().as_secs_f64())
+                    }
                 }
             }
         }
@@ -49,14 +53,24 @@ pub(super) fn image(cli: &Cli, args: &ImageArgs) -> Result<i32, Error> {
             let current: Vec<&str> = wanted.iter().map(Wanted::reference).collect();
             let listed = image::list(&engine, &pipeline.root)?;
             if listed.is_empty() {
-                println!("no runner image built yet for {}; `parity image build` builds it", pipeline.root.display());
+                println!(
+                    "no runner image built yet for {}; `parity image build` builds it",
+                    pipeline.root.display()
+                );
                 return Ok(exit_code::SUCCESS);
             }
             let width = listed.iter().map(|l| l.tag.len()).max().unwrap_or(3);
             println!("  {:width$}  {:12}  {:16}  size", "tag", "id", "created");
             for row in listed {
-                let mark = if current.contains(&row.tag.as_str()) { '*' } else { ' ' };
-                println!("{mark} {:width$}  {:12}  {:16}  {}", row.tag, row.id, row.created, row.size);
+                let mark = if current.contains(&row.tag.as_str()) {
+                    '*'
+                } else {
+                    ' '
+                };
+                println!(
+                    "{mark} {:width$}  {:12}  {:16}  {}",
+                    row.tag, row.id, row.created, row.size
+                );
             }
         }
     }

@@ -47,13 +47,20 @@ pub(super) fn shell(cli: &Cli, args: &ShellArgs) -> Result<i32, Error> {
             None => IndexMap::new(),
         };
         let mut names: Vec<String> = pipeline.services.keys().cloned().collect();
-        names.extend(compose.keys().filter(|n| !pipeline.services.contains_key(*n)).cloned());
+        names.extend(
+            compose
+                .keys()
+                .filter(|n| !pipeline.services.contains_key(*n))
+                .cloned(),
+        );
         let mut started = ServiceContainers::new(&engine, format!("parity-{run}"));
         let dir = tempfile::tempdir().map_err(Error::Start)?;
         let say = |line: &str| eprintln!("parity: {line}");
         for name in service::start_order(&pipeline, &names) {
             match service::place(&pipeline, &compose, &name, ServicesMode::Container, true) {
-                Ok(Placement::Container(definition)) => started.start(&definition, &labels, dir.path(), &say)?,
+                Ok(Placement::Container(definition)) => {
+                    started.start(&definition, &labels, dir.path(), &say)?
+                }
                 Ok(Placement::Native) => {}
                 Err(e) => eprintln!("parity: not starting `{name}`: {e}"),
             }
@@ -63,7 +70,13 @@ pub(super) fn shell(cli: &Cli, args: &ShellArgs) -> Result<i32, Error> {
                 .service
                 .name
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_uppercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             env.insert(format!("{prefix}_HOST"), running.inside.host.clone());
             env.insert(format!("{prefix}_PORT"), running.inside.port.to_string());
@@ -77,7 +90,11 @@ pub(super) fn shell(cli: &Cli, args: &ShellArgs) -> Result<i32, Error> {
 
     let mount = mount_root(&pipeline.root);
     let cwd = std::env::current_dir().map_err(Error::Start)?;
-    let workdir = if cwd.starts_with(&mount) { cwd } else { pipeline.root.clone() };
+    let workdir = if cwd.starts_with(&mount) {
+        cwd
+    } else {
+        pipeline.root.clone()
+    };
     let spec = JobSpec {
         name: format!("parity-{run}"),
         image: wanted.reference().to_owned(),
@@ -87,7 +104,11 @@ pub(super) fn shell(cli: &Cli, args: &ShellArgs) -> Result<i32, Error> {
         labels: labels
             .args()
             .chunks(2)
-            .filter_map(|p| p.get(1)?.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .filter_map(|p| {
+                p.get(1)?
+                    .split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            })
             .collect(),
         network: services.as_ref().map(|s| s.network.clone()),
         user: Some(caller_user()),
@@ -101,7 +122,9 @@ pub(super) fn shell(cli: &Cli, args: &ShellArgs) -> Result<i32, Error> {
     }
     command.args(["--entrypoint", "bash", &spec.image]);
     if !args.command.is_empty() {
-        command.arg("-c").arg(shlex::try_join(args.command.iter().map(String::as_str)).unwrap_or_default());
+        command
+            .arg("-c")
+            .arg(shlex::try_join(args.command.iter().map(String::as_str)).unwrap_or_default());
     }
     command.envs(spec.client_env());
     // Ctrl-C belongs to the shell inside; parity stays to stop the services.

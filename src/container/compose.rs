@@ -91,7 +91,10 @@ pub fn load(path: &Path) -> Result<IndexMap<String, ComposeService>, ContainerEr
     parse(path, &text)
 }
 
-pub(crate) fn parse(path: &Path, text: &str) -> Result<IndexMap<String, ComposeService>, ContainerError> {
+pub(crate) fn parse(
+    path: &Path,
+    text: &str,
+) -> Result<IndexMap<String, ComposeService>, ContainerError> {
     let bad = |message: String, help: Option<&str>| ContainerError::Compose {
         path: PathBuf::from(path),
         message,
@@ -102,7 +105,10 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<IndexMap<String, ComposeS
         return Ok(IndexMap::new());
     };
     let Some(services) = doc.as_mapping_get("services") else {
-        return Err(bad("no top-level `services:`".into(), Some("a compose file lists its containers under `services:`")));
+        return Err(bad(
+            "no top-level `services:`".into(),
+            Some("a compose file lists its containers under `services:`"),
+        ));
     };
     let Some(services) = services.as_mapping() else {
         return Err(bad("`services:` is not a mapping".into(), None));
@@ -115,13 +121,27 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<IndexMap<String, ComposeS
         };
         let env = environment(body.as_mapping_get("environment"));
         let mut ports = Vec::new();
-        for port in body.as_mapping_get("ports").and_then(Yaml::as_sequence).into_iter().flatten() {
+        for port in body
+            .as_mapping_get("ports")
+            .and_then(Yaml::as_sequence)
+            .into_iter()
+            .flatten()
+        {
             let parsed = if let Some(text) = scalar(port) {
                 PortMap::parse(&text)
             } else {
-                let target = port.as_mapping_get("target").and_then(scalar).and_then(|t| t.parse().ok());
-                let published = port.as_mapping_get("published").and_then(scalar).and_then(|p| p.parse().ok());
-                target.map(|container| PortMap { host: published, container })
+                let target = port
+                    .as_mapping_get("target")
+                    .and_then(scalar)
+                    .and_then(|t| t.parse().ok());
+                let published = port
+                    .as_mapping_get("published")
+                    .and_then(scalar)
+                    .and_then(|p| p.parse().ok());
+                target.map(|container| PortMap {
+                    host: published,
+                    container,
+                })
             };
             match parsed {
                 Some(map) => ports.push(map),
@@ -190,7 +210,8 @@ fn words(node: &Yaml) -> Option<Vec<String>> {
     if let Some(text) = scalar(node) {
         return shlex::split(&text);
     }
-    node.as_sequence().map(|list| list.iter().filter_map(scalar).collect())
+    node.as_sequence()
+        .map(|list| list.iter().filter_map(scalar).collect())
 }
 
 fn healthcheck(node: &Yaml) -> Option<Healthcheck> {
@@ -268,21 +289,51 @@ services:
         let db = &services["db"];
         assert_eq!(db.image, "postgres:16");
         assert_eq!(db.env["POSTGRES_DB"], "app");
-        assert_eq!(db.ports, [PortMap { host: Some(15432), container: 5432 }]);
+        assert_eq!(
+            db.ports,
+            [PortMap {
+                host: Some(15432),
+                container: 5432
+            }]
+        );
         let check = db.healthcheck.as_ref().unwrap();
         assert_eq!(check.shell.as_deref(), Some("pg_isready -U postgres"));
         assert_eq!(check.interval, Duration::from_secs(2));
         let cache = &services["cache"];
         assert_eq!(cache.env["B"], "");
-        assert_eq!(cache.ports[1], PortMap { host: Some(19000), container: 9000 });
-        assert_eq!(cache.command.as_deref().unwrap(), ["redis-server", "--save", ""]);
-        assert_eq!(cache.healthcheck.as_ref().unwrap().exec.as_deref().unwrap(), ["redis-cli", "ping"]);
+        assert_eq!(
+            cache.ports[1],
+            PortMap {
+                host: Some(19000),
+                container: 9000
+            }
+        );
+        assert_eq!(
+            cache.command.as_deref().unwrap(),
+            ["redis-server", "--save", ""]
+        );
+        assert_eq!(
+            cache.healthcheck.as_ref().unwrap().exec.as_deref().unwrap(),
+            ["redis-cli", "ping"]
+        );
     }
 
     #[test]
     fn port_forms() {
-        assert_eq!(PortMap::parse("8080"), Some(PortMap { host: None, container: 8080 }));
-        assert_eq!(PortMap::parse("127.0.0.1:1:2/tcp"), Some(PortMap { host: Some(1), container: 2 }));
+        assert_eq!(
+            PortMap::parse("8080"),
+            Some(PortMap {
+                host: None,
+                container: 8080
+            })
+        );
+        assert_eq!(
+            PortMap::parse("127.0.0.1:1:2/tcp"),
+            Some(PortMap {
+                host: Some(1),
+                container: 2
+            })
+        );
         assert_eq!(PortMap::parse("x"), None);
     }
 }

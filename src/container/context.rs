@@ -21,7 +21,11 @@ const RECIPE: &str = "parity-runner-image 1";
 const NEVER: [&str; 2] = [".parity", ".git"];
 
 /// The hash of everything that builds the image, as 64 hex digits.
-pub(crate) fn hash(dockerfile: &Path, context: &Path, build_args: &IndexMap<String, String>) -> Result<String, ContainerError> {
+pub(crate) fn hash(
+    dockerfile: &Path,
+    context: &Path,
+    build_args: &IndexMap<String, String>,
+) -> Result<String, ContainerError> {
     let text = std::fs::read(dockerfile).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => ContainerError::NoDockerfile {
             path: dockerfile.to_owned(),
@@ -98,9 +102,14 @@ pub(crate) fn copy_sources(dockerfile: &str) -> Vec<String> {
         let mut args: Vec<String> = if rest.starts_with('[') {
             serde_json::from_str(rest).unwrap_or_default()
         } else {
-            shlex::split(rest).unwrap_or_else(|| rest.split_whitespace().map(str::to_owned).collect())
+            shlex::split(rest)
+                .unwrap_or_else(|| rest.split_whitespace().map(str::to_owned).collect())
         };
-        let flags: Vec<String> = args.iter().take_while(|a| a.starts_with("--")).cloned().collect();
+        let flags: Vec<String> = args
+            .iter()
+            .take_while(|a| a.starts_with("--"))
+            .cloned()
+            .collect();
         if flags.iter().any(|f| f.starts_with("--from")) {
             continue;
         }
@@ -110,7 +119,11 @@ pub(crate) fn copy_sources(dockerfile: &str) -> Vec<String> {
         sources.extend(
             args.into_iter()
                 .filter(|a| !a.contains("://") && !a.starts_with("<<"))
-                .map(|a| a.trim_start_matches("./").trim_start_matches('/').to_owned()),
+                .map(|a| {
+                    a.trim_start_matches("./")
+                        .trim_start_matches('/')
+                        .to_owned()
+                }),
         );
     }
     sources
@@ -123,7 +136,9 @@ fn instructions(text: &str) -> Vec<String> {
     let mut current = String::new();
     for line in text.lines() {
         let trimmed = line.trim();
-        if trimmed.starts_with('#') && current.is_empty() || trimmed.is_empty() && current.is_empty() {
+        if trimmed.starts_with('#') && current.is_empty()
+            || trimmed.is_empty() && current.is_empty()
+        {
             continue;
         }
         if let Some(body) = trimmed.strip_suffix('\\') {
@@ -148,9 +163,15 @@ fn context_files(context: &Path, sources: &[String], ignore: &DockerIgnore) -> B
     let mut files = BTreeSet::new();
     let mut all: Option<Vec<PathBuf>> = None;
     for source in sources {
-        let source = if source.is_empty() { "." } else { source.as_str() };
+        let source = if source.is_empty() {
+            "."
+        } else {
+            source.as_str()
+        };
         if source.contains(['*', '?', '[']) {
-            let Ok(glob) = Glob::new(source) else { continue };
+            let Ok(glob) = Glob::new(source) else {
+                continue;
+            };
             let matcher = glob.compile_matcher();
             let everything = all.get_or_insert_with(|| {
                 let mut list = Vec::new();
@@ -159,7 +180,10 @@ fn context_files(context: &Path, sources: &[String], ignore: &DockerIgnore) -> B
             });
             for file in everything.iter() {
                 let rel = file.strip_prefix(context).unwrap_or(file);
-                if rel.ancestors().any(|a| !a.as_os_str().is_empty() && matcher.is_match(a)) {
+                if rel
+                    .ancestors()
+                    .any(|a| !a.as_os_str().is_empty() && matcher.is_match(a))
+                {
                     files.insert(file.clone());
                 }
             }
@@ -181,7 +205,9 @@ fn context_files(context: &Path, sources: &[String], ignore: &DockerIgnore) -> B
 }
 
 fn walk(context: &Path, dir: &Path, ignore: &DockerIgnore, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.flatten().collect();
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
@@ -232,19 +258,31 @@ impl DockerIgnore {
                 Some(rest) => (true, rest.trim()),
                 None => (false, line),
             };
-            let pattern = pattern.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
-            if let Ok(glob) = globset::GlobBuilder::new(pattern).literal_separator(true).build() {
+            let pattern = pattern
+                .trim_start_matches("./")
+                .trim_start_matches('/')
+                .trim_end_matches('/');
+            if let Ok(glob) = globset::GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+            {
                 patterns.push((negate, glob.compile_matcher()));
             }
         }
         let has_exceptions = patterns.iter().any(|(negate, _)| *negate);
-        DockerIgnore { patterns, has_exceptions }
+        DockerIgnore {
+            patterns,
+            has_exceptions,
+        }
     }
 
     pub(crate) fn ignored(&self, rel: &Path) -> bool {
         let mut ignored = false;
         for (negate, matcher) in &self.patterns {
-            if rel.ancestors().any(|a| !a.as_os_str().is_empty() && matcher.is_match(a)) {
+            if rel
+                .ancestors()
+                .any(|a| !a.as_os_str().is_empty() && matcher.is_match(a))
+            {
                 ignored = !negate;
             }
         }
@@ -261,7 +299,10 @@ mod tests {
         let text = "FROM x AS base\n# COPY nope /\nCOPY --chown=1:1 requirements.txt ./lock/ /app/\n\
                     COPY --from=base /a /b\nADD https://example.com/f /f\nRUN echo \\\n  COPY fake /x\n\
                     COPY [\"pkg/*.json\", \"/app/\"]\n";
-        assert_eq!(copy_sources(text), ["requirements.txt", "lock/", "pkg/*.json"]);
+        assert_eq!(
+            copy_sources(text),
+            ["requirements.txt", "lock/", "pkg/*.json"]
+        );
     }
 
     #[test]
@@ -277,17 +318,29 @@ mod tests {
     fn hash_follows_copied_files_only() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        std::fs::write(root.join("Dockerfile"), "FROM base\nCOPY deps.txt /deps.txt\n").unwrap();
+        std::fs::write(
+            root.join("Dockerfile"),
+            "FROM base\nCOPY deps.txt /deps.txt\n",
+        )
+        .unwrap();
         std::fs::write(root.join("deps.txt"), "a==1\n").unwrap();
         std::fs::write(root.join("main.py"), "print(1)\n").unwrap();
         let args = IndexMap::new();
         let first = hash(&root.join("Dockerfile"), root, &args).unwrap();
         std::fs::write(root.join("main.py"), "print(2)\n").unwrap();
-        assert_eq!(first, hash(&root.join("Dockerfile"), root, &args).unwrap(), "source edits do not rebuild");
+        assert_eq!(
+            first,
+            hash(&root.join("Dockerfile"), root, &args).unwrap(),
+            "source edits do not rebuild"
+        );
         std::fs::write(root.join("deps.txt"), "a==2\n").unwrap();
         let second = hash(&root.join("Dockerfile"), root, &args).unwrap();
         assert_ne!(first, second, "a copied file changes the hash");
-        let with_arg: IndexMap<String, String> = [("PY".to_owned(), "3.12".to_owned())].into_iter().collect();
-        assert_ne!(second, hash(&root.join("Dockerfile"), root, &with_arg).unwrap());
+        let with_arg: IndexMap<String, String> =
+            [("PY".to_owned(), "3.12".to_owned())].into_iter().collect();
+        assert_ne!(
+            second,
+            hash(&root.join("Dockerfile"), root, &with_arg).unwrap()
+        );
     }
 }

@@ -30,10 +30,20 @@ pub fn render(pipeline: &Pipeline) -> Result<String, ContainerError> {
         }
         (RunnerSource::Dockerfile { path, context }, Some(Wanted::Built(build))) => {
             let mut b = Map::new();
-            b.insert("dockerfile".into(), json!(relative(&folder, &pipeline.root.join(path))));
-            b.insert("context".into(), json!(relative(&folder, &pipeline.root.join(context))));
+            b.insert(
+                "dockerfile".into(),
+                json!(relative(&folder, &pipeline.root.join(path))),
+            );
+            b.insert(
+                "context".into(),
+                json!(relative(&folder, &pipeline.root.join(context))),
+            );
             if !build.args.is_empty() {
-                let args: Map<String, Value> = build.args.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+                let args: Map<String, Value> = build
+                    .args
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!(v)))
+                    .collect();
                 b.insert("args".into(), Value::Object(args));
             }
             doc.insert("build".into(), Value::Object(b));
@@ -96,10 +106,17 @@ pub fn write(pipeline: &Pipeline) -> Result<PathBuf, ContainerError> {
 /// `to` relative to the directory `from`, both absolute.
 fn relative(from: &Path, to: &Path) -> String {
     let from: Vec<Component> = from.components().collect();
-    let to: Vec<Component> = to.components().filter(|c| *c != Component::CurDir).collect();
+    let to: Vec<Component> = to
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
     let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
     let mut parts: Vec<String> = vec!["..".into(); from.len() - common];
-    parts.extend(to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.extend(
+        to[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
     if parts.is_empty() {
         ".".into()
     } else {
@@ -113,7 +130,13 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative(Path::new("/r/.devcontainer"), Path::new("/r/ci/Dockerfile")), "../ci/Dockerfile");
-        assert_eq!(relative(Path::new("/r/.devcontainer"), Path::new("/r/.")), "..");
+        assert_eq!(
+            relative(Path::new("/r/.devcontainer"), Path::new("/r/ci/Dockerfile")),
+            "../ci/Dockerfile"
+        );
+        assert_eq!(
+            relative(Path::new("/r/.devcontainer"), Path::new("/r/.")),
+            ".."
+        );
     }
 }

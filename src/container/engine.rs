@@ -42,12 +42,24 @@ impl Engine {
     pub fn find() -> Result<Engine, ContainerError> {
         if let Some(value) = std::env::var_os(ENGINE_VAR).filter(|v| !v.is_empty()) {
             let value = value.to_string_lossy().into_owned();
-            let program = which::which(&value).map_err(|_| ContainerError::EngineNotFound { value: value.clone() })?;
-            let stem = program.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let kind = if stem.contains("podman") { EngineKind::Podman } else { EngineKind::Docker };
+            let program = which::which(&value).map_err(|_| ContainerError::EngineNotFound {
+                value: value.clone(),
+            })?;
+            let stem = program
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let kind = if stem.contains("podman") {
+                EngineKind::Podman
+            } else {
+                EngineKind::Docker
+            };
             return Ok(Engine { kind, program });
         }
-        for (name, kind) in [("docker", EngineKind::Docker), ("podman", EngineKind::Podman)] {
+        for (name, kind) in [
+            ("docker", EngineKind::Docker),
+            ("podman", EngineKind::Podman),
+        ] {
             if let Ok(program) = which::which(name) {
                 return Ok(Engine { kind, program });
             }
@@ -75,8 +87,15 @@ impl Engine {
             detail,
         };
         match output {
-            Ok(out) if out.status.success() && !String::from_utf8_lossy(&out.stdout).trim().is_empty() => Ok(()),
-            Ok(out) => Err(down(first_line(&out.stderr).map(|l| shorten_daemon_error(&l)))),
+            Ok(out)
+                if out.status.success()
+                    && !String::from_utf8_lossy(&out.stdout).trim().is_empty() =>
+            {
+                Ok(())
+            }
+            Ok(out) => Err(down(
+                first_line(&out.stderr).map(|l| shorten_daemon_error(&l)),
+            )),
             Err(e) => Err(down(Some(e))),
         }
     }
@@ -93,16 +112,24 @@ impl Engine {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let args: Vec<std::ffi::OsString> =
+            args.into_iter().map(|a| a.as_ref().to_owned()).collect();
         let describe = || {
-            let words: Vec<String> = args.iter().take(3).map(|a| a.to_string_lossy().into_owned()).collect();
+            let words: Vec<String> = args
+                .iter()
+                .take(3)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
             format!("{} {}", self.name(), words.join(" "))
         };
         match self.query(&args) {
-            Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned()),
+            Ok(out) if out.status.success() => {
+                Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+            }
             Ok(out) => Err(ContainerError::Command {
                 command: describe(),
-                detail: first_line(&out.stderr).unwrap_or_else(|| format!("exit status {}", out.status)),
+                detail: first_line(&out.stderr)
+                    .unwrap_or_else(|| format!("exit status {}", out.status)),
             }),
             Err(detail) => Err(ContainerError::Command {
                 command: describe(),
@@ -151,7 +178,10 @@ impl Engine {
         match rx.recv_timeout(QUERY_LIMIT) {
             Ok(result) => result.map_err(|e| e.to_string()),
             Err(_) => {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
                 Err(format!("no answer within {}s", QUERY_LIMIT.as_secs()))
             }
         }
@@ -166,14 +196,28 @@ impl Engine {
             EngineKind::Docker => std::env::var("DOCKER_HOST")
                 .ok()
                 .filter(|h| !h.is_empty())
-                .or_else(|| self.output(["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"]).ok()),
+                .or_else(|| {
+                    self.output([
+                        "context",
+                        "inspect",
+                        "--format",
+                        "{{.Endpoints.docker.Host}}",
+                    ])
+                    .ok()
+                }),
             EngineKind::Podman => std::env::var("CONTAINER_HOST")
                 .ok()
                 .filter(|h| !h.is_empty())
                 .or_else(|| {
                     self.output(["info", "--format", "{{.Host.RemoteSocket.Path}}"])
                         .ok()
-                        .map(|p| if p.starts_with('/') { format!("unix://{p}") } else { p })
+                        .map(|p| {
+                            if p.starts_with('/') {
+                                format!("unix://{p}")
+                            } else {
+                                p
+                            }
+                        })
                 }),
         };
         match host {
@@ -217,6 +261,9 @@ mod tests {
             ),
             "at unix:///nope.sock"
         );
-        assert_eq!(shorten_daemon_error("permission denied"), "permission denied");
+        assert_eq!(
+            shorten_daemon_error("permission denied"),
+            "permission denied"
+        );
     }
 }

@@ -15,11 +15,17 @@ pub enum ContainerError {
     NoEngine,
 
     #[error("PARITY_ENGINE={value}: `{value}` was not found on PATH")]
-    #[diagnostic(code(parity::no_engine), help("set PARITY_ENGINE to `docker` or `podman`, or unset it"))]
+    #[diagnostic(
+        code(parity::no_engine),
+        help("set PARITY_ENGINE to `docker` or `podman`, or unset it")
+    )]
     EngineNotFound { value: String },
 
     #[error("{engine}: cannot connect to the {daemon}{}", detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    #[diagnostic(code(parity::engine_down), help("start it, or run without --container"))]
+    #[diagnostic(
+        code(parity::engine_down),
+        help("start it, or run without --container")
+    )]
     EngineDown {
         engine: String,
         daemon: String,
@@ -39,12 +45,19 @@ pub enum ContainerError {
     },
 
     #[error("the runner Dockerfile {} does not exist", path.display())]
-    #[diagnostic(code(parity::no_dockerfile), help("fix `[runner] dockerfile` in parity.toml (paths are relative to it)"))]
+    #[diagnostic(
+        code(parity::no_dockerfile),
+        help("fix `[runner] dockerfile` in parity.toml (paths are relative to it)")
+    )]
     NoDockerfile { path: PathBuf },
 
     #[error("building the runner image {tag} failed (exit code {code})")]
     #[diagnostic(code(parity::image_build), help("{help}"))]
-    Build { tag: String, code: i32, help: String },
+    Build {
+        tag: String,
+        code: i32,
+        help: String,
+    },
 
     #[error("the pipeline has no `[runner]`, so there is no image to run jobs in")]
     #[diagnostic(
@@ -54,7 +67,10 @@ pub enum ContainerError {
     NoRunner,
 
     #[error("`[runner] image` {template}: {detail}")]
-    #[diagnostic(code(parity::runner_image), help("only `{{{{matrix.KEY}}}}` placeholders of the job's matrix can name the image"))]
+    #[diagnostic(
+        code(parity::runner_image),
+        help("only `{{{{matrix.KEY}}}}` placeholders of the job's matrix can name the image")
+    )]
     ImageTemplate { template: String, detail: String },
 
     #[error("service `{name}`: {message}")]

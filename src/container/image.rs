@@ -47,18 +47,26 @@ impl Wanted {
     /// The image for a job instance with `matrix` values: placeholders in
     /// `image` and in build args are filled from the matrix, so each
     /// version of a matrix gets its own image.
-    pub fn for_instance(pipeline: &Pipeline, matrix: &Combination) -> Result<Wanted, ContainerError> {
+    pub fn for_instance(
+        pipeline: &Pipeline,
+        matrix: &Combination,
+    ) -> Result<Wanted, ContainerError> {
         let runner = pipeline.runner.as_ref().ok_or(ContainerError::NoRunner)?;
         Self::of(pipeline, runner, matrix)
     }
 
-    fn of(pipeline: &Pipeline, runner: &Runner, matrix: &Combination) -> Result<Wanted, ContainerError> {
+    fn of(
+        pipeline: &Pipeline,
+        runner: &Runner,
+        matrix: &Combination,
+    ) -> Result<Wanted, ContainerError> {
         let fill = |template: &str| {
-            render(template, |name| matrix.get(name.strip_prefix("matrix.")?).cloned()).map_err(|e| {
-                ContainerError::ImageTemplate {
-                    template: template.to_owned(),
-                    detail: e.to_string(),
-                }
+            render(template, |name| {
+                matrix.get(name.strip_prefix("matrix.")?).cloned()
+            })
+            .map_err(|e| ContainerError::ImageTemplate {
+                template: template.to_owned(),
+                detail: e.to_string(),
             })
         };
         match &runner.source {
@@ -109,9 +117,17 @@ fn repository(root: &Path) -> String {
         .unwrap_or_default();
     let mut clean: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    clean = clean.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_owned();
+    clean = clean
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned();
     if clean.is_empty() {
         "parity-runner".to_owned()
     } else {
@@ -139,7 +155,12 @@ pub enum Readiness {
 
 /// Makes sure the image exists: builds a Dockerfile image when its tag is
 /// missing (or when `rebuild`), and does nothing for a named image.
-pub fn ensure(engine: &Engine, wanted: &Wanted, rebuild: bool, output: BuildOutput<'_>) -> Result<Readiness, ContainerError> {
+pub fn ensure(
+    engine: &Engine,
+    wanted: &Wanted,
+    rebuild: bool,
+    output: BuildOutput<'_>,
+) -> Result<Readiness, ContainerError> {
     let Wanted::Built(build) = wanted else {
         return Ok(Readiness::Named);
     };
@@ -176,7 +197,10 @@ pub fn ensure(engine: &Engine, wanted: &Wanted, rebuild: bool, output: BuildOutp
                 source,
             })?;
             command.stdout(file).stderr(copy);
-            format!("the build log is {}; `parity image build` shows it live", path.display())
+            format!(
+                "the build log is {}; `parity image build` shows it live",
+                path.display()
+            )
         }
     };
     let status = command.status().map_err(|e| ContainerError::Command {
@@ -236,7 +260,10 @@ mod tests {
 
     #[test]
     fn repository_names_are_valid_references() {
-        assert_eq!(repository(Path::new("/src/My App_2")), "parity-runner-my-app-2");
+        assert_eq!(
+            repository(Path::new("/src/My App_2")),
+            "parity-runner-my-app-2"
+        );
         assert_eq!(repository(Path::new("/")), "parity-runner");
     }
 }

@@ -95,7 +95,9 @@ impl JobSpec {
     pub(crate) fn client_env(&self) -> impl Iterator<Item = (&String, &String)> {
         self.env
             .iter()
-            .filter(|(k, _)| !(k.starts_with("DOCKER_") || k.starts_with("CONTAINER_") || *k == "PATH"))
+            .filter(|(k, _)| {
+                !(k.starts_with("DOCKER_") || k.starts_with("CONTAINER_") || *k == "PATH")
+            })
             .map(|(k, v)| (k, v))
     }
 }
@@ -113,7 +115,10 @@ pub struct JobContainer {
 impl JobContainer {
     /// Starts the container; returns it with its stdout (markers removed)
     /// and the client's stderr (the engine's own errors).
-    pub fn start(engine: &Engine, spec: &JobSpec) -> io::Result<(Arc<JobContainer>, Demux, std::process::ChildStderr)> {
+    pub fn start(
+        engine: &Engine,
+        spec: &JobSpec,
+    ) -> io::Result<(Arc<JobContainer>, Demux, std::process::ChildStderr)> {
         let nonce = format!("{:016x}", nonce());
         let mut command = engine.command();
         command
@@ -172,7 +177,9 @@ impl JobContainer {
                 "{} could not start the container; its error is in the job's log",
                 self.engine.name()
             )),
-            Some(code) => StepEnd::NotStarted(format!("the container exited with code {code} before the step ended")),
+            Some(code) => StepEnd::NotStarted(format!(
+                "the container exited with code {code} before the step ended"
+            )),
             None => StepEnd::NotStarted("the container stopped before the step ended".into()),
         }
     }
@@ -191,9 +198,15 @@ impl Enclosure for JobContainer {
         {
             let mut stdin = lock(&self.stdin);
             let Some(pipe) = stdin.as_mut() else {
-                return Err(StepEnd::NotStarted("the job's container was stopped".into()));
+                return Err(StepEnd::NotStarted(
+                    "the job's container was stopped".into(),
+                ));
             };
-            if pipe.write_all(line.as_bytes()).and_then(|_| pipe.flush()).is_err() {
+            if pipe
+                .write_all(line.as_bytes())
+                .and_then(|_| pipe.flush())
+                .is_err()
+            {
                 drop(stdin);
                 return Err(self.ended());
             }
@@ -214,7 +227,11 @@ impl Enclosure for JobContainer {
         let deadline = Instant::now() + REMOVE_LIMIT;
         loop {
             let _ = self.engine.output(["kill", &self.name]);
-            if lock(&self.client).wait_for(Duration::from_millis(200)).is_some() || Instant::now() >= deadline {
+            if lock(&self.client)
+                .wait_for(Duration::from_millis(200))
+                .is_some()
+                || Instant::now() >= deadline
+            {
                 break;
             }
         }
@@ -234,7 +251,9 @@ impl Drop for JobContainer {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The container's first process: read `CWD SCRIPT SHELL…` (each word
@@ -269,7 +288,11 @@ pub(crate) fn quote(text: &str) -> String {
 fn nonce() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     hasher.write_u32(std::process::id());
     hasher.finish()
 }
@@ -318,7 +341,11 @@ impl<R: Read> Demux<R> {
                 return self.give(1, buf);
             }
             if rest.len() < self.marker.len() {
-                return if self.eof { self.give(rest.len(), buf) } else { 0 };
+                return if self.eof {
+                    self.give(rest.len(), buf)
+                } else {
+                    0
+                };
             }
             let body = &rest[self.marker.len()..];
             match memchr::memchr(RS, body) {
@@ -399,7 +426,10 @@ mod tests {
             }
             text.extend_from_slice(&buf[..n]);
         }
-        assert_eq!(String::from_utf8_lossy(&text), "one\ntwothree \x1e not a marker\ntail");
+        assert_eq!(
+            String::from_utf8_lossy(&text),
+            "one\ntwothree \x1e not a marker\ntail"
+        );
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), [0, 3]);
     }
 }

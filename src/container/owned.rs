@@ -20,7 +20,10 @@ impl Owned {
         let mut owned = owned_children();
         let child = command.spawn()?;
         owned.insert(child.id() as i32);
-        Ok(Owned { child, released: false })
+        Ok(Owned {
+            child,
+            released: false,
+        })
     }
 
     pub(crate) fn child(&mut self) -> &mut Child {

@@ -56,7 +56,9 @@ pub fn prepare(
     ambient: &IndexMap<String, String>,
     say: &dyn Fn(&str),
 ) -> Result<Prepared, ContainerError> {
-    let runnable: Vec<usize> = (0..plan.jobs.len()).filter(|&i| plan.jobs[i].skip.is_none()).collect();
+    let runnable: Vec<usize> = (0..plan.jobs.len())
+        .filter(|&i| plan.jobs[i].skip.is_none())
+        .collect();
     let boxed: Vec<bool> = (0..plan.jobs.len())
         .map(|i| runnable.contains(&i) && in_container(pipeline, &plan.jobs[i].job, options))
         .collect();
@@ -76,12 +78,9 @@ pub fn prepare(
             return Ok(e.clone());
         }
         let found = Engine::detect()?;
-        // Cleanup after killed runs is best effort and must not delay this
-        // one: it runs beside the jobs.
-        let (cleaner, root) = (found.clone(), pipeline.root.clone());
-        let _ = std::thread::Builder::new()
-            .name("parity-sweep".into())
-            .spawn(move || sweep(&cleaner, &root));
+        if super::sweep::needed(&pipeline.root) {
+            sweep(&found, &pipeline.root);
+        }
         *engine = Some(found.clone());
         Ok(found)
     };
@@ -93,21 +92,29 @@ pub fn prepare(
     let mut answers: Option<bool> = engine.as_ref().map(|_| true);
     let mut placed: Vec<(String, Placement)> = Vec::new();
     for name in &order {
-        let native = pipeline.services.get(name).is_some_and(service::native_available);
+        let native = pipeline
+            .services
+            .get(name)
+            .is_some_and(service::native_available);
         let available = match options.services {
             ServicesMode::Container => true,
             ServicesMode::Native => false,
             ServicesMode::Auto if native => false,
             ServicesMode::Auto => *answers.get_or_insert_with(|| Engine::detect().is_ok()),
         };
-        placed.push((name.clone(), service::place(pipeline, &compose, name, options.services, available)?));
+        placed.push((
+            name.clone(),
+            service::place(pipeline, &compose, name, options.services, available)?,
+        ));
     }
     let native: Vec<String> = placed
         .iter()
         .filter(|(_, p)| matches!(p, Placement::Native))
         .map(|(n, _)| n.clone())
         .collect();
-    let needs_services = placed.iter().any(|(_, p)| matches!(p, Placement::Container(_)));
+    let needs_services = placed
+        .iter()
+        .any(|(_, p)| matches!(p, Placement::Container(_)));
     if !needs_services && !boxed.iter().any(|b| *b) {
         return Ok(Prepared {
             sandbox: None,
@@ -134,16 +141,25 @@ pub fn prepare(
 
     let mut services = None;
     if needs_services {
-        let mut started = ServiceContainers::new(&engine, format!("parity-{}", service::sanitize(&labels.run)));
+        let mut started = ServiceContainers::new(
+            &engine,
+            format!("parity-{}", service::sanitize(&labels.run)),
+        );
         for (_, placement) in &placed {
             if let Placement::Container(definition) = placement {
                 started.start(definition, labels, run_dir, say)?;
             }
         }
-        let outside: IndexMap<String, Endpoint> =
-            started.running.iter().map(|r| (r.service.name.clone(), r.outside.clone())).collect();
-        let inside: IndexMap<String, Endpoint> =
-            started.running.iter().map(|r| (r.service.name.clone(), r.inside.clone())).collect();
+        let outside: IndexMap<String, Endpoint> = started
+            .running
+            .iter()
+            .map(|r| (r.service.name.clone(), r.outside.clone()))
+            .collect();
+        let inside: IndexMap<String, Endpoint> = started
+            .running
+            .iter()
+            .map(|r| (r.service.name.clone(), r.inside.clone()))
+            .collect();
         for (i, job) in plan.jobs.iter_mut().enumerate() {
             let view = if boxed[i] { &inside } else { &outside };
             let fill = |text: &str| {
@@ -161,9 +177,12 @@ pub fn prepare(
             for name in &job.services {
                 if let Some(endpoint) = view.get(name) {
                     let prefix = env_prefix(name);
-                    job.env.push((format!("{prefix}_HOST"), endpoint.host.clone()));
-                    job.env.push((format!("{prefix}_PORT"), endpoint.port.to_string()));
-                    job.env.push((format!("{prefix}_URL"), endpoint.url.clone()));
+                    job.env
+                        .push((format!("{prefix}_HOST"), endpoint.host.clone()));
+                    job.env
+                        .push((format!("{prefix}_PORT"), endpoint.port.to_string()));
+                    job.env
+                        .push((format!("{prefix}_URL"), endpoint.url.clone()));
                 }
             }
         }
@@ -197,7 +216,11 @@ pub fn prepare(
             gpus: runner.gpus.clone(),
             passthrough: passthrough(pipeline, ambient),
         };
-        Some(Arc::new(ContainerSandbox::new(settings, images, vec![Vec::new(); plan.jobs.len()])))
+        Some(Arc::new(ContainerSandbox::new(
+            settings,
+            images,
+            vec![Vec::new(); plan.jobs.len()],
+        )))
     } else {
         None
     };
@@ -209,16 +232,30 @@ pub fn prepare(
 }
 
 /// Checks the image and builds it when needed, saying so.
-fn ensure(engine: &Engine, wanted: &Wanted, rebuild: bool, run_dir: &Path, say: &dyn Fn(&str)) -> Result<(), ContainerError> {
+fn ensure(
+    engine: &Engine,
+    wanted: &Wanted,
+    rebuild: bool,
+    run_dir: &Path,
+    say: &dyn Fn(&str),
+) -> Result<(), ContainerError> {
     let Wanted::Built(build) = wanted else {
         return Ok(());
     };
     if rebuild || !image::exists(engine, &build.tag) {
         let log = run_dir.join(format!("image-{}.log", &build.hash[..16]));
-        say(&format!("building runner image {} (log: {})", build.tag, log.display()));
+        say(&format!(
+            "building runner image {} (log: {})",
+            build.tag,
+            log.display()
+        ));
         let started = Instant::now();
         if image::ensure(engine, wanted, true, BuildOutput::Log(&log))? == Readiness::Built {
-            say(&format!("built {} in {:.1}s", build.tag, started.elapsed().as_secs_f64()));
+            say(&format!(
+                "built {} in {:.1}s",
+                build.tag,
+                started.elapsed().as_secs_f64()
+            ));
         }
     }
     Ok(())
@@ -240,6 +277,12 @@ fn passthrough(pipeline: &Pipeline, ambient: &IndexMap<String, String>) -> Vec<(
 /// `api-v2` → `API_V2`.
 fn env_prefix(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

@@ -38,7 +38,11 @@ pub struct ContainerSandbox {
 }
 
 impl ContainerSandbox {
-    pub fn new(settings: SandboxSettings, images: Vec<Option<String>>, extra_env: Vec<Vec<(String, String)>>) -> Self {
+    pub fn new(
+        settings: SandboxSettings,
+        images: Vec<Option<String>>,
+        extra_env: Vec<Vec<(String, String)>>,
+    ) -> Self {
         ContainerSandbox {
             settings,
             images,
@@ -47,14 +51,23 @@ impl ContainerSandbox {
     }
 
     /// The container spec for job `index`.
-    pub fn spec(&self, index: usize, job: &PlannedJob, env: &[(String, String)]) -> Option<JobSpec> {
+    pub fn spec(
+        &self,
+        index: usize,
+        job: &PlannedJob,
+        env: &[(String, String)],
+    ) -> Option<JobSpec> {
         let image = self.images.get(index)?.clone()?;
         let s = &self.settings;
         let mut vars: IndexMap<String, String> = s.passthrough.iter().cloned().collect();
         vars.extend(env.iter().cloned());
         vars.extend(self.extra_env.get(index).into_iter().flatten().cloned());
         Some(JobSpec {
-            name: format!("parity-{}-{index}-{}", sanitize(&s.labels.run), sanitize(&job.job)),
+            name: format!(
+                "parity-{}-{index}-{}",
+                sanitize(&s.labels.run),
+                sanitize(&job.job)
+            ),
             image,
             mount: s.mount.clone(),
             workdir: job.cwd.clone(),
@@ -72,7 +85,11 @@ fn label_pairs(labels: &Labels, job: &str) -> Vec<(String, String)> {
     let args = labels.args();
     let mut pairs: Vec<(String, String)> = args
         .chunks(2)
-        .filter_map(|pair| pair.get(1)?.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .filter_map(|pair| {
+            pair.get(1)?
+                .split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        })
         .collect();
     pairs.push(("parity.job".into(), job.to_owned()));
     pairs

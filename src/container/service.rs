@@ -25,8 +25,10 @@ pub enum ServicesMode {
 }
 
 /// The image presets run as in container mode, with their port.
-pub const PRESET_IMAGES: [(Preset, &str, u16); 2] =
-    [(Preset::Postgres, "postgres:16", 5432), (Preset::Redis, "redis:7", 6379)];
+pub const PRESET_IMAGES: [(Preset, &str, u16); 2] = [
+    (Preset::Postgres, "postgres:16", 5432),
+    (Preset::Redis, "redis:7", 6379),
+];
 
 /// A service to run as a container, fully resolved.
 #[derive(Debug, Clone)]
@@ -46,7 +48,11 @@ pub struct ContainerService {
 
 #[derive(Debug, Clone)]
 enum UrlKind {
-    Postgres { user: String, password: String, db: String },
+    Postgres {
+        user: String,
+        password: String,
+        db: String,
+    },
     Scheme(&'static str),
 }
 
@@ -60,8 +66,14 @@ enum Check {
     /// own socket table: a published port always accepts connections, since
     /// the engine's proxy holds it, so connecting from the host proves nothing.
     Listen(u16),
-    Http { url: String, status: u16 },
-    Log { pattern: regex::Regex, times: u32 },
+    Http {
+        url: String,
+        status: u16,
+    },
+    Log {
+        pattern: regex::Regex,
+        times: u32,
+    },
 }
 
 /// Where a service is placed for this run.
@@ -118,7 +130,10 @@ pub fn place(
         return Err(ContainerError::Service {
             name: name.to_owned(),
             message: "neither its program nor a container engine is available".into(),
-            help: Some(format!("{}; or install Docker or Podman to run it as a container", native_help(service))),
+            help: Some(format!(
+                "{}; or install Docker or Podman to run it as a container",
+                native_help(service)
+            )),
         });
     }
     Ok(Placement::Container(Box::new(resolved)))
@@ -126,8 +141,12 @@ pub fn place(
 
 fn native_help(service: Option<&Service>) -> String {
     match service.map(|s| &s.kind) {
-        Some(ServiceKind::Preset(Preset::Postgres)) => "install PostgreSQL (Debian: `apt-get install postgresql`)".into(),
-        Some(ServiceKind::Preset(Preset::Redis)) => "install Redis (Debian: `apt-get install redis-server`)".into(),
+        Some(ServiceKind::Preset(Preset::Postgres)) => {
+            "install PostgreSQL (Debian: `apt-get install postgresql`)".into()
+        }
+        Some(ServiceKind::Preset(Preset::Redis)) => {
+            "install Redis (Debian: `apt-get install redis-server`)".into()
+        }
         Some(ServiceKind::Image(_)) | None => "an `image` service runs only as a container".into(),
         Some(ServiceKind::Command(_)) => "its command must be on PATH".into(),
     }
@@ -157,7 +176,10 @@ fn resolve(
             return Err(ContainerError::Service {
                 name: name.to_owned(),
                 message: "has no container image".into(),
-                help: Some("add `image = \"…\"` to it, or a service of the same name to the compose file".into()),
+                help: Some(
+                    "add `image = \"…\"` to it, or a service of the same name to the compose file"
+                        .into(),
+                ),
             })
         }
     };
@@ -179,7 +201,12 @@ fn resolve(
         seen.push(p.container);
         new
     });
-    let preset_port = preset.and_then(|p| PRESET_IMAGES.iter().find(|(q, _, _)| *q == p).map(|(_, _, port)| *port));
+    let preset_port = preset.and_then(|p| {
+        PRESET_IMAGES
+            .iter()
+            .find(|(q, _, _)| *q == p)
+            .map(|(_, _, port)| *port)
+    });
     let port = service
         .and_then(|s| s.port)
         .or(preset_port)
@@ -190,13 +217,28 @@ fn resolve(
             help: Some("give it `ports = [\"CONTAINER_PORT\"]` (or `port = N`)".into()),
         })?;
     if !ports.iter().any(|p| p.container == port) {
-        ports.insert(0, PortMap { host: None, container: port });
+        ports.insert(
+            0,
+            PortMap {
+                host: None,
+                container: port,
+            },
+        );
     }
     let url = match preset {
         Some(Preset::Postgres) => {
-            let user = env.get("POSTGRES_USER").cloned().unwrap_or_else(|| "postgres".into());
-            let password = env.entry("POSTGRES_PASSWORD".into()).or_insert_with(|| "postgres".into()).clone();
-            let db = env.get("POSTGRES_DB").cloned().unwrap_or_else(|| user.clone());
+            let user = env
+                .get("POSTGRES_USER")
+                .cloned()
+                .unwrap_or_else(|| "postgres".into());
+            let password = env
+                .entry("POSTGRES_PASSWORD".into())
+                .or_insert_with(|| "postgres".into())
+                .clone();
+            let db = env
+                .get("POSTGRES_DB")
+                .cloned()
+                .unwrap_or_else(|| user.clone());
             UrlKind::Postgres { user, password, db }
         }
         Some(Preset::Redis) => UrlKind::Scheme("redis"),
@@ -237,16 +279,31 @@ fn resolve(
                 (None, Some(shell)) => Check::Shell(shell),
                 (None, None) => Check::Listen(port),
             };
-            (check, health.interval.min(Duration::from_millis(500)), health.timeout)
+            (
+                check,
+                health.interval.min(Duration::from_millis(500)),
+                health.timeout,
+            )
         }
         (None, None) => match preset {
             Some(Preset::Postgres) => (
-                Check::Shell(format!("pg_isready -h 127.0.0.1 -p {port} -U {}", env.get("POSTGRES_USER").map_or("postgres", String::as_str))),
+                Check::Shell(format!(
+                    "pg_isready -h 127.0.0.1 -p {port} -U {}",
+                    env.get("POSTGRES_USER").map_or("postgres", String::as_str)
+                )),
                 Duration::from_millis(250),
                 Duration::from_secs(120),
             ),
-            Some(Preset::Redis) => (Check::Shell("redis-cli ping".into()), Duration::from_millis(100), Duration::from_secs(60)),
-            None => (Check::Listen(port), Duration::from_millis(100), Duration::from_secs(60)),
+            Some(Preset::Redis) => (
+                Check::Shell("redis-cli ping".into()),
+                Duration::from_millis(100),
+                Duration::from_secs(60),
+            ),
+            None => (
+                Check::Listen(port),
+                Duration::from_millis(100),
+                Duration::from_secs(60),
+            ),
         },
     };
     Ok(ContainerService {
@@ -267,10 +324,17 @@ fn resolve(
 /// that are not presets.
 fn scheme_for(image: &str) -> &'static str {
     let name = image.rsplit('/').next().unwrap_or(image);
-    [("postgres", "postgres"), ("redis", "redis"), ("mysql", "mysql"), ("mariadb", "mysql"), ("mongo", "mongodb"), ("rabbitmq", "amqp")]
-        .iter()
-        .find(|(prefix, _)| name.starts_with(prefix))
-        .map_or("http", |(_, scheme)| scheme)
+    [
+        ("postgres", "postgres"),
+        ("redis", "redis"),
+        ("mysql", "mysql"),
+        ("mariadb", "mysql"),
+        ("mongo", "mongodb"),
+        ("rabbitmq", "amqp"),
+    ]
+    .iter()
+    .find(|(prefix, _)| name.starts_with(prefix))
+    .map_or("http", |(_, scheme)| scheme)
 }
 
 /// How a job reaches a service: its host, port and URL.
@@ -310,6 +374,8 @@ pub struct ServiceContainers {
     pub network: String,
     network_created: bool,
     pub running: Vec<Running>,
+    /// Says "this run has containers to remove" until they are removed.
+    marker: Option<std::path::PathBuf>,
 }
 
 impl ServiceContainers {
@@ -321,6 +387,7 @@ impl ServiceContainers {
             network,
             network_created: false,
             running: Vec::new(),
+            marker: None,
         }
     }
 
@@ -332,6 +399,7 @@ impl ServiceContainers {
         let mut args = vec!["network".to_owned(), "create".to_owned()];
         args.extend(labels.args());
         args.push(self.network.clone());
+        self.marker = super::sweep::mark(&labels.root, &labels.run);
         self.engine.output(&args)?;
         self.network_created = true;
         Ok(())
@@ -339,11 +407,20 @@ impl ServiceContainers {
 
     /// Starts `service` and waits until it is ready. Placeholders in its
     /// env may name services started before it.
-    pub fn start(&mut self, service: &ContainerService, labels: &Labels, log_dir: &Path, say: &dyn Fn(&str)) -> Result<(), ContainerError> {
+    pub fn start(
+        &mut self,
+        service: &ContainerService,
+        labels: &Labels,
+        log_dir: &Path,
+        say: &dyn Fn(&str),
+    ) -> Result<(), ContainerError> {
         self.create_network(labels)?;
         let container = format!("{}-{}", self.network, sanitize(&service.name));
-        let inside_values: IndexMap<String, Endpoint> =
-            self.running.iter().map(|r| (r.service.name.clone(), r.inside.clone())).collect();
+        let inside_values: IndexMap<String, Endpoint> = self
+            .running
+            .iter()
+            .map(|r| (r.service.name.clone(), r.inside.clone()))
+            .collect();
         let render = |text: &str| {
             render_partial(text, |name| {
                 if let Some(rest) = name.strip_prefix("services.") {
@@ -357,13 +434,26 @@ impl ServiceContainers {
                 }
             })
         };
-        let mut args: Vec<String> = vec!["run".into(), "--detach".into(), "--name".into(), container.clone()];
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--detach".into(),
+            "--name".into(),
+            container.clone(),
+        ];
         args.extend(labels.args());
         args.extend(["--label".into(), format!("parity.service={}", service.name)]);
-        args.extend(["--network".into(), self.network.clone(), "--network-alias".into(), service.name.clone()]);
+        args.extend([
+            "--network".into(),
+            self.network.clone(),
+            "--network-alias".into(),
+            service.name.clone(),
+        ]);
         for port in &service.ports {
             let host = port.host.map(|h| h.to_string()).unwrap_or_default();
-            args.extend(["--publish".into(), format!("127.0.0.1:{host}:{}", port.container)]);
+            args.extend([
+                "--publish".into(),
+                format!("127.0.0.1:{host}:{}", port.container),
+            ]);
         }
         let mut command = self.engine.command();
         for (key, value) in &service.env {
@@ -374,11 +464,24 @@ impl ServiceContainers {
         if let Some(words) = &service.command {
             args.extend(words.iter().cloned());
         }
-        say(&format!("starting service {} ({})", service.name, service.image));
+        say(&format!(
+            "starting service {} ({})",
+            service.name, service.image
+        ));
         let log = log_dir.join(format!("service-{}.log", sanitize(&service.name)));
-        let file = std::fs::File::create(&log).map_err(|source| ContainerError::Write { path: log.clone(), source })?;
-        let copy = file.try_clone().map_err(|source| ContainerError::Write { path: log.clone(), source })?;
-        command.args(&args).stdin(Stdio::null()).stdout(file).stderr(copy);
+        let file = std::fs::File::create(&log).map_err(|source| ContainerError::Write {
+            path: log.clone(),
+            source,
+        })?;
+        let copy = file.try_clone().map_err(|source| ContainerError::Write {
+            path: log.clone(),
+            source,
+        })?;
+        command
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(copy);
         let mut client = Owned::spawn(&mut command).map_err(|e| ContainerError::Command {
             command: format!("{} run", self.engine.name()),
             detail: e.to_string(),
@@ -389,14 +492,27 @@ impl ServiceContainers {
             let said = std::fs::read_to_string(&log).unwrap_or_default();
             return Err(ContainerError::Service {
                 name: service.name.clone(),
-                message: format!("`{} run {}` failed: {}", self.engine.name(), service.image, said.trim()),
-                help: Some(format!("is the image there? `{} images` lists them", self.engine.name())),
+                message: format!(
+                    "`{} run {}` failed: {}",
+                    self.engine.name(),
+                    service.image,
+                    said.trim()
+                ),
+                help: Some(format!(
+                    "is the image there? `{} images` lists them",
+                    self.engine.name()
+                )),
             });
         }
-        let published = self.engine.output(["port", &container, &format!("{}/tcp", service.port)])?;
+        let published =
+            self.engine
+                .output(["port", &container, &format!("{}/tcp", service.port)])?;
         let host_port = published
             .lines()
-            .filter_map(|l| l.rsplit_once(':').and_then(|(_, p)| p.trim().parse::<u16>().ok()))
+            .filter_map(|l| {
+                l.rsplit_once(':')
+                    .and_then(|(_, p)| p.trim().parse::<u16>().ok())
+            })
             .next()
             .ok_or_else(|| ContainerError::Service {
                 name: service.name.clone(),
@@ -422,20 +538,31 @@ impl ServiceContainers {
         let mut pid: Option<i32> = None;
         let mut last = String::from("no check ran yet");
         loop {
-            let state = self
-                .engine
-                .output(["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.Pid}}", &running.container])?;
+            let state = self.engine.output([
+                "inspect",
+                "--format",
+                "{{.State.Status}} {{.State.ExitCode}} {{.State.Pid}}",
+                &running.container,
+            ])?;
             let mut words = state.split_whitespace();
             let status = words.next().unwrap_or_default();
             let code = words.next().unwrap_or_default();
             pid = pid.or_else(|| words.next().and_then(|p| p.parse().ok()).filter(|p| *p > 0));
             if status == "exited" || status == "dead" {
                 let logs = self.logs(&running.container);
-                let tail: Vec<&str> = logs.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+                let tail: Vec<&str> = logs
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
                 return Err(ContainerError::Service {
                     name: service.name.clone(),
                     message: format!("its container exited with code {code} before it was ready"),
-                    help: (!tail.is_empty()).then(|| format!("its last output:\n{}", tail.join("\n"))),
+                    help: (!tail.is_empty())
+                        .then(|| format!("its last output:\n{}", tail.join("\n"))),
                 });
             }
             if status == "running" {
@@ -458,9 +585,7 @@ impl ServiceContainers {
     }
 
     fn attempt(&self, running: &Running, pid: Option<i32>) -> Result<(), String> {
-        let outside = |text: &str| {
-            render_partial(text, |field| running.outside.field(field))
-        };
+        let outside = |text: &str| render_partial(text, |field| running.outside.field(field));
         match &running.service.check {
             Check::Shell(script) => self.exec(&running.container, &["sh", "-c", script]),
             Check::Exec(argv) => {
@@ -477,7 +602,9 @@ impl ServiceContainers {
                 if seen >= *times as usize {
                     Ok(())
                 } else {
-                    Err(format!("its output matched `{pattern}` {seen} of {times} times"))
+                    Err(format!(
+                        "its output matched `{pattern}` {seen} of {times} times"
+                    ))
                 }
             }
         }
@@ -487,7 +614,9 @@ impl ServiceContainers {
         let mut args = vec!["exec", container];
         args.extend_from_slice(argv);
         self.engine.output(&args).map(|_| ()).map_err(|e| match e {
-            ContainerError::Command { detail, .. } => format!("`{}` failed: {detail}", argv.join(" ")),
+            ContainerError::Command { detail, .. } => {
+                format!("`{}` failed: {detail}", argv.join(" "))
+            }
             other => other.to_string(),
         })
     }
@@ -513,13 +642,20 @@ impl ServiceContainers {
     pub fn stop(&mut self) {
         let names: Vec<String> = self.running.drain(..).rev().map(|r| r.container).collect();
         if !names.is_empty() {
-            let mut args = vec!["rm".to_owned(), "--force".to_owned(), "--volumes".to_owned()];
+            let mut args = vec![
+                "rm".to_owned(),
+                "--force".to_owned(),
+                "--volumes".to_owned(),
+            ];
             args.extend(names);
             let _ = self.engine.output(&args);
         }
         if self.network_created {
             let _ = self.engine.output(["network", "rm", &self.network]);
             self.network_created = false;
+        }
+        if let Some(marker) = self.marker.take() {
+            let _ = std::fs::remove_file(marker);
         }
     }
 }
@@ -563,7 +699,13 @@ fn encode(component: &str) -> String {
 /// A name fit for a container name: `[a-zA-Z0-9_.-]`.
 pub(crate) fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -579,7 +721,8 @@ fn listening(pid: i32, port: u16) -> Result<(), String> {
         readable = true;
         let found = text.lines().skip(1).any(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            fields.get(1).is_some_and(|local| local.ends_with(&wanted)) && fields.get(3) == Some(&"0A")
+            fields.get(1).is_some_and(|local| local.ends_with(&wanted))
+                && fields.get(3) == Some(&"0A")
         });
         if found {
             return Ok(());
@@ -588,13 +731,17 @@ fn listening(pid: i32, port: u16) -> Result<(), String> {
     if readable {
         Err(format!("nothing listens on port {port} yet"))
     } else {
-        Err(format!("cannot read the container's sockets (/proc/{pid}/net)"))
+        Err(format!(
+            "cannot read the container's sockets (/proc/{pid}/net)"
+        ))
     }
 }
 
 /// One plain-HTTP GET; `Ok` when the status is the expected one.
 fn http_get(url: &str, expected: u16) -> Result<(), String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
     let (authority, path) = match rest.find('/') {
         Some(at) => (&rest[..at], &rest[at..]),
         None => (rest, "/"),
@@ -605,14 +752,24 @@ fn http_get(url: &str, expected: u16) -> Result<(), String> {
         .next()
         .ok_or_else(|| format!("{authority}: no address"))?;
     let limit = Duration::from_secs(2);
-    let mut stream = TcpStream::connect_timeout(&address, limit).map_err(|e| format!("GET {url}: {e}"))?;
+    let mut stream =
+        TcpStream::connect_timeout(&address, limit).map_err(|e| format!("GET {url}: {e}"))?;
     let _ = stream.set_read_timeout(Some(limit));
     let _ = stream.set_write_timeout(Some(limit));
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n").map_err(|e| format!("GET {url}: {e}"))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| format!("GET {url}: {e}"))?;
     let mut head = [0u8; 64];
-    let n = stream.read(&mut head).map_err(|e| format!("GET {url}: {e}"))?;
+    let n = stream
+        .read(&mut head)
+        .map_err(|e| format!("GET {url}: {e}"))?;
     let line = String::from_utf8_lossy(&head[..n]);
-    let status = line.split_whitespace().nth(1).and_then(|s| s.parse::<u16>().ok());
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok());
     match status {
         Some(s) if s == expected => Ok(()),
         Some(s) => Err(format!("GET {url} → {s}")),
@@ -651,7 +808,10 @@ mod tests {
             password: "p@ss".into(),
             db: "app".into(),
         };
-        assert_eq!(endpoint(&pg, "db", 5432).url, "postgres://app:p%40ss@db:5432/app");
+        assert_eq!(
+            endpoint(&pg, "db", 5432).url,
+            "postgres://app:p%40ss@db:5432/app"
+        );
         assert_eq!(scheme_for("docker.io/library/redis:7"), "redis");
         assert_eq!(scheme_for("my/web:1"), "http");
     }
