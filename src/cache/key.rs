@@ -7,7 +7,7 @@
 //! encode to the same bytes.
 
 use super::walk::Snapshot;
-use crate::exec::PlannedJob;
+use crate::exec::{Plan, PlannedJob};
 use crate::pipeline::Pipeline;
 use indexmap::IndexMap;
 use std::os::unix::ffi::OsStrExt;
@@ -69,6 +69,12 @@ pub(crate) struct Fingerprint {
     pub(crate) key: String,
 }
 
+/// Whether a job has a key, and if not, why.
+pub(crate) enum KeyState {
+    NotCacheable(String),
+    Keyed(Box<Fingerprint>),
+}
+
 /// What a key depends on beyond the job itself.
 pub(crate) struct KeyContext<'a> {
     pub(crate) pipeline: &'a Pipeline,
@@ -76,8 +82,8 @@ pub(crate) struct KeyContext<'a> {
     /// The process environment with env files over it: read only for the
     /// names a job lists in `cache_env`.
     pub(crate) ambient: &'a IndexMap<String, String>,
-    /// The runner image's id when jobs run in a container.
-    pub(crate) runner_image: Option<&'a str>,
+    /// Each job's runner image (by `[jobs.NAME]`) when it runs in a container.
+    pub(crate) runner_images: &'a std::collections::HashMap<String, String>,
 }
 
 impl Fingerprint {
@@ -136,7 +142,13 @@ impl Fingerprint {
             ),
             (
                 "runner image",
-                digest_strings("runner", [ctx.runner_image.unwrap_or("native")].into_iter()),
+                digest_strings(
+                    "runner",
+                    [ctx.runner_images
+                        .get(&job.job)
+                        .map_or("native", String::as_str)]
+                    .into_iter(),
+                ),
             ),
         ];
 
@@ -219,4 +231,57 @@ fn value_digest(name: &str, value: &str) -> [u8; 32] {
         .bytes(name.as_bytes())
         .bytes(value.as_bytes())
         .finish()
+}
+
+/// Keys in dependency order: a job is keyed once all it needs are.
+pub(crate) fn fingerprints(
+    pipeline: &Pipeline,
+    plan: &Plan,
+    ctx: &KeyContext<'_>,
+) -> Vec<KeyState> {
+    let graph = pipeline.instances();
+    let mut states: Vec<Option<KeyState>> = plan.jobs.iter().map(|_| None).collect();
+    let mut progressed = true;
+    while progressed {
+        progressed = false;
+        for (i, job) in plan.jobs.iter().enumerate() {
+            if states[i].is_some() || job.needs.iter().any(|&n| states[n].is_none()) {
+                continue;
+            }
+            progressed = true;
+            let definition = &pipeline.jobs[&job.job];
+            let expected = graph
+                .instances
+                .iter()
+                .find(|inst| inst.name == job.name)
+                .map_or(job.needs.len(), |inst| inst.needs.len());
+            let blocked = job.needs.iter().find_map(|&n| match &states[n] {
+                Some(KeyState::NotCacheable(_)) => Some(plan.jobs[n].name.clone()),
+                _ => None,
+            });
+            states[i] = Some(if definition.inputs.is_empty() {
+                KeyState::NotCacheable("it declares no `inputs`".into())
+            } else if expected != job.needs.len() {
+                KeyState::NotCacheable("some of the jobs it needs are missing from the plan".into())
+            } else if let Some(need) = blocked {
+                KeyState::NotCacheable(format!("it needs `{need}`, which is not cacheable"))
+            } else {
+                let needs = job
+                    .needs
+                    .iter()
+                    .filter_map(|&n| match &states[n] {
+                        Some(KeyState::Keyed(fp)) => {
+                            Some((plan.jobs[n].name.clone(), fp.key.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                KeyState::Keyed(Box::new(Fingerprint::new(ctx, job, needs)))
+            });
+        }
+    }
+    states
+        .into_iter()
+        .map(|s| s.unwrap_or_else(|| KeyState::NotCacheable("its needs form a cycle".into())))
+        .collect()
 }

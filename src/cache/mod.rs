@@ -22,7 +22,8 @@ mod walk;
 
 pub use error::CacheError;
 pub use explain::{Change, Edit, Explanation, Found};
-pub use session::{CacheSession, CacheSettings, Hit, DEFAULT_TOKEN_VAR, TIMEOUT_VAR, URL_VAR};
+pub use remote::{DEFAULT_TOKEN_VAR, TIMEOUT_VAR, URL_VAR};
+pub use session::{CacheSession, CacheSettings, Hit};
 pub use store::{parse_size, GcReport, StoreStats, DEFAULT_MAX_SIZE};
 
 /// The local store, for `parity cache stats` and `parity cache gc`.

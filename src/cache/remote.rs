@@ -7,10 +7,19 @@
 
 use super::digest::{base64, BlobId};
 use super::store::{PutError, Store};
+use crate::pipeline::{CacheWrite, Pipeline};
+use indexmap::IndexMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::time::Duration;
+
+/// The cache URL from the environment, over `[cache] remote`.
+pub const URL_VAR: &str = "PARITY_CACHE_URL";
+/// Where the remote's credential is read when `[cache] token_env` is unset.
+pub const DEFAULT_TOKEN_VAR: &str = "PARITY_CACHE_TOKEN";
+/// Seconds a remote operation may stall before the remote counts as down.
+pub const TIMEOUT_VAR: &str = "PARITY_CACHE_TIMEOUT";
 
 /// How long one network operation may stall before the remote counts as
 /// down (`PARITY_CACHE_TIMEOUT`, seconds, overrides).
@@ -212,6 +221,54 @@ impl Remote {
             .map_err(|e| unreachable("PUT", &url, &e))?;
         expect_success(response.status().as_u16(), "PUT", &url)
     }
+}
+
+/// The remote this run uses and whether it may write there: from
+/// `PARITY_CACHE_URL` or `[cache] remote`, `[cache] write` and `CI`.
+pub(crate) fn configure(
+    pipeline: &Pipeline,
+    ambient: &IndexMap<String, String>,
+    read_only: bool,
+    warnings: &mut Vec<String>,
+) -> Option<(Remote, bool)> {
+    let from_env = ambient.get(URL_VAR).filter(|u| !u.trim().is_empty());
+    let url = match from_env {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            url.trim().to_owned()
+        }
+        Some(url) => {
+            warnings.push(format!(
+                "{URL_VAR}=`{url}` is not an http:// or https:// URL; the remote cache is not used"
+            ));
+            return None;
+        }
+        None => pipeline.cache.remote.clone()?,
+    };
+    let token_var = pipeline
+        .cache
+        .token_env
+        .as_deref()
+        .unwrap_or(DEFAULT_TOKEN_VAR);
+    let credential = ambient.get(token_var).map(String::as_str);
+    let timeout = ambient
+        .get(TIMEOUT_VAR)
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .filter(|t| *t > 0.0)
+        .map(Duration::from_secs_f64);
+    // `CI=true` as every CI system sets it; anything but empty/0/false/no/off.
+    let ci = ambient.get("CI").is_some_and(|v| {
+        !matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "" | "0" | "false" | "no" | "off"
+        )
+    });
+    let writable = !read_only
+        && match pipeline.cache.write {
+            CacheWrite::Always => true,
+            CacheWrite::Never => false,
+            CacheWrite::Ci => ci,
+        };
+    Some((Remote::new(&url, credential, timeout), writable))
 }
 
 fn expect_success(status: u16, method: &str, url: &str) -> Result<(), RemoteError> {

@@ -10,14 +10,14 @@ use super::digest::BlobId;
 use super::entry::{ActionEntry, OutputEntry};
 use super::error::CacheError;
 use super::explain::{Explanation, Found, Manifest, Manifests};
-use super::key::{Fingerprint, KeyContext};
+use super::key::{fingerprints, Fingerprint, KeyContext, KeyState};
 use super::outputs::{self, CollectedKind, RestoreError};
-use super::remote::{Remote, RemoteError};
+use super::remote::{self, Remote, RemoteError, DEFAULT_TOKEN_VAR};
 use super::stat_cache::StatCache;
 use super::store::{Store, DEFAULT_MAX_SIZE};
 use super::walk::Snapshot;
 use crate::exec::{Plan, RunOptions};
-use crate::pipeline::{placeholder::render_partial, CacheWrite, Pipeline};
+use crate::pipeline::{placeholder::render_partial, Pipeline};
 use indexmap::IndexMap;
 use nix::fcntl::Flock;
 use std::collections::HashSet;
@@ -28,25 +28,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// The cache URL from the environment, over `[cache] remote`.
-pub const URL_VAR: &str = "PARITY_CACHE_URL";
-/// Where the remote's credential is read when `[cache] token_env` is unset.
-pub const DEFAULT_TOKEN_VAR: &str = "PARITY_CACHE_TOKEN";
-/// Seconds a remote operation may stall before the remote counts as down.
-pub const TIMEOUT_VAR: &str = "PARITY_CACHE_TIMEOUT";
-
 /// What the command line decides about the cache.
 #[derive(Debug, Clone, Default)]
 pub struct CacheSettings {
     /// `--cache-only-read`: use hits, record nothing.
     pub read_only: bool,
-    /// The runner image id when jobs run in a container: part of every key.
-    pub runner_image: Option<String>,
-}
-
-enum JobState {
-    NotCacheable(String),
-    Keyed(Box<Fingerprint>),
+    /// The runner image of each job (by `[jobs.NAME]`) that runs in a
+    /// container: part of its key, so a native result never stands in for
+    /// one from the CI image.
+    pub runner_images: std::collections::HashMap<String, String>,
 }
 
 struct RemoteState {
@@ -75,7 +65,7 @@ pub struct CacheSession {
     store: Option<Store>,
     lock: Mutex<Option<Flock<File>>>,
     remote: Option<RemoteState>,
-    jobs: Vec<JobState>,
+    jobs: Vec<KeyState>,
     names: Vec<String>,
     /// Each job's `outputs`, matrix values filled in.
     outputs: Vec<Vec<String>>,
@@ -154,7 +144,7 @@ impl CacheSession {
             session.jobs = plan
                 .jobs
                 .iter()
-                .map(|_| JobState::NotCacheable("it declares no `inputs`".into()))
+                .map(|_| KeyState::NotCacheable("it declares no `inputs`".into()))
                 .collect();
             return Ok(session);
         }
@@ -201,9 +191,9 @@ impl CacheSession {
             pipeline,
             snapshot: &snapshot,
             ambient,
-            runner_image: settings.runner_image.as_deref(),
+            runner_images: &settings.runner_images,
         };
-        let mut keyed: Vec<Option<JobState>> = fingerprints(pipeline, key_plan, &ctx)
+        let mut keyed: Vec<Option<KeyState>> = fingerprints(pipeline, key_plan, &ctx)
             .into_iter()
             .map(Some)
             .collect();
@@ -217,12 +207,21 @@ impl CacheSession {
                     .position(|k| k.name == job.name)
                     .and_then(|at| keyed[at].take())
                     .unwrap_or_else(|| {
-                        JobState::NotCacheable("parity could not work out its needs".into())
+                        KeyState::NotCacheable("parity could not work out its needs".into())
                     })
             })
             .collect();
         session.snapshot = snapshot;
-        session.remote = remote(pipeline, ambient, settings, &mut session.warnings);
+        session.remote =
+            remote::configure(pipeline, ambient, settings.read_only, &mut session.warnings).map(
+                |(remote, writable)| RemoteState {
+                    remote,
+                    writable,
+                    down: AtomicBool::new(false),
+                    warned_down: AtomicBool::new(false),
+                    warned_status: AtomicBool::new(false),
+                },
+            );
         session.store = Some(store);
         Ok(session)
     }
@@ -230,8 +229,8 @@ impl CacheSession {
     /// The job's key, if it has one.
     pub fn key(&self, index: usize) -> Option<&str> {
         match self.jobs.get(index)? {
-            JobState::Keyed(fp) => Some(&fp.key),
-            JobState::NotCacheable(_) => None,
+            KeyState::Keyed(fp) => Some(&fp.key),
+            KeyState::NotCacheable(_) => None,
         }
     }
 
@@ -243,7 +242,7 @@ impl CacheSession {
     /// Looks the job up, locally then remotely, and on a hit restores its
     /// outputs. `None` is a miss: run the job. Problems become warnings.
     pub fn restore(&self, index: usize, warn: &dyn Fn(&str)) -> Option<Hit> {
-        let JobState::Keyed(fp) = self.jobs.get(index)? else {
+        let KeyState::Keyed(fp) = self.jobs.get(index)? else {
             return None;
         };
         let store = self.store.as_ref()?;
@@ -364,7 +363,7 @@ impl CacheSession {
         duration: Duration,
         warn: &dyn Fn(&str),
     ) -> Result<(), String> {
-        let Some(JobState::Keyed(fp)) = self.jobs.get(index) else {
+        let Some(KeyState::Keyed(fp)) = self.jobs.get(index) else {
             return Ok(());
         };
         let collected = outputs::collect(&self.root, &self.outputs[index])?;
@@ -481,13 +480,13 @@ impl CacheSession {
             .map(|i| {
                 let job = self.names[i].clone();
                 let fp = match &self.jobs[i] {
-                    JobState::NotCacheable(reason) => {
+                    KeyState::NotCacheable(reason) => {
                         return Explanation::NotCacheable {
                             job,
                             reason: reason.clone(),
                         }
                     }
-                    JobState::Keyed(fp) => fp,
+                    KeyState::Keyed(fp) => fp,
                 };
                 let found = self.found(&fp.key);
                 let key = fp.key.clone();
@@ -554,107 +553,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Keys in dependency order: a job is keyed once all it needs are.
-fn fingerprints(pipeline: &Pipeline, plan: &Plan, ctx: &KeyContext<'_>) -> Vec<JobState> {
-    let graph = pipeline.instances();
-    let mut states: Vec<Option<JobState>> = plan.jobs.iter().map(|_| None).collect();
-    let mut progressed = true;
-    while progressed {
-        progressed = false;
-        for (i, job) in plan.jobs.iter().enumerate() {
-            if states[i].is_some() || job.needs.iter().any(|&n| states[n].is_none()) {
-                continue;
-            }
-            progressed = true;
-            let definition = &pipeline.jobs[&job.job];
-            let expected = graph
-                .instances
-                .iter()
-                .find(|inst| inst.name == job.name)
-                .map_or(job.needs.len(), |inst| inst.needs.len());
-            let blocked = job.needs.iter().find_map(|&n| match &states[n] {
-                Some(JobState::NotCacheable(_)) => Some(plan.jobs[n].name.clone()),
-                _ => None,
-            });
-            states[i] = Some(if definition.inputs.is_empty() {
-                JobState::NotCacheable("it declares no `inputs`".into())
-            } else if expected != job.needs.len() {
-                JobState::NotCacheable("some of the jobs it needs are missing from the plan".into())
-            } else if let Some(need) = blocked {
-                JobState::NotCacheable(format!("it needs `{need}`, which is not cacheable"))
-            } else {
-                let needs = job
-                    .needs
-                    .iter()
-                    .filter_map(|&n| match &states[n] {
-                        Some(JobState::Keyed(fp)) => {
-                            Some((plan.jobs[n].name.clone(), fp.key.clone()))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                JobState::Keyed(Box::new(Fingerprint::new(ctx, job, needs)))
-            });
-        }
-    }
-    states
-        .into_iter()
-        .map(|s| s.unwrap_or_else(|| JobState::NotCacheable("its needs form a cycle".into())))
-        .collect()
-}
-
-fn remote(
-    pipeline: &Pipeline,
-    ambient: &IndexMap<String, String>,
-    settings: &CacheSettings,
-    warnings: &mut Vec<String>,
-) -> Option<RemoteState> {
-    let from_env = ambient.get(URL_VAR).filter(|u| !u.trim().is_empty());
-    let url = match from_env {
-        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            url.trim().to_owned()
-        }
-        Some(url) => {
-            warnings.push(format!(
-                "{URL_VAR}=`{url}` is not an http:// or https:// URL; the remote cache is not used"
-            ));
-            return None;
-        }
-        None => pipeline.cache.remote.clone()?,
-    };
-    let token_var = pipeline
-        .cache
-        .token_env
-        .as_deref()
-        .unwrap_or(DEFAULT_TOKEN_VAR);
-    let credential = ambient.get(token_var).map(String::as_str);
-    let timeout = ambient
-        .get(TIMEOUT_VAR)
-        .and_then(|t| t.trim().parse::<f64>().ok())
-        .filter(|t| *t > 0.0)
-        .map(Duration::from_secs_f64);
-    // `CI=true` as every CI system sets it; anything but empty/0/false/no/off.
-    let ci = ambient.get("CI").is_some_and(|v| {
-        !matches!(
-            v.trim().to_ascii_lowercase().as_str(),
-            "" | "0" | "false" | "no" | "off"
-        )
-    });
-    let writable = !settings.read_only
-        && match pipeline.cache.write {
-            CacheWrite::Always => true,
-            CacheWrite::Never => false,
-            CacheWrite::Ci => ci,
-        };
-    Some(RemoteState {
-        remote: Remote::new(&url, credential, timeout),
-        writable,
-        down: AtomicBool::new(false),
-        warned_down: AtomicBool::new(false),
-        warned_status: AtomicBool::new(false),
-    })
 }
 
 /// `.parity/` with the `.gitignore` that keeps it out of `git status`.

@@ -128,6 +128,21 @@ pub(super) fn open_for_run(
     }
 }
 
+/// The image each containerised job of `plan` runs in, by `[jobs.NAME]`.
+pub(super) fn runner_images(
+    plan: &Plan,
+    sandbox: Option<&crate::container::ContainerSandbox>,
+) -> std::collections::HashMap<String, String> {
+    let Some(sandbox) = sandbox else {
+        return Default::default();
+    };
+    plan.jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, job)| Some((job.job.clone(), sandbox.spec(i, job, &[])?.image)))
+        .collect()
+}
+
 /// The text `--explain` prints for each named job.
 pub(super) fn explanations(
     names: &[String],

@@ -167,7 +167,7 @@ pub(super) fn run_in(
 
     let cache_settings = (!args.no_cache && container.is_none()).then(|| crate::cache::CacheSettings {
         read_only: args.cache_only_read,
-        ..Default::default()
+        runner_images: super::cache::runner_images(&plan, containers.sandbox.as_deref()),
     });
     let cache = super::cache::open_for_run(
         &pipeline,
