@@ -235,7 +235,7 @@ fn deploy_with(
     ));
 
     let lost = Arc::new(AtomicBool::new(false));
-    let renewer = {
+    let renewing = {
         let lost = Arc::clone(&lost);
         let name = name.to_owned();
         held.renew(move |event| match event {
@@ -252,8 +252,17 @@ fn deploy_with(
                 let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM);
             }
         })
-    }
-    .map_err(DeployError::io("start the lease renewal thread"))?;
+    };
+    let renewer = match renewing {
+        Ok(renewer) => renewer,
+        Err(e) => {
+            // Without renewal the lock would expire under the steps: give it
+            // back, recorded, rather than run unprotected.
+            let why = format!("cannot start the lease renewal thread: {e}");
+            held.finish(DeployResult::Failed, Some(why), Duration::ZERO)?;
+            return Err(DeployError::io("start the lease renewal thread")(e));
+        }
+    };
 
     let started = Instant::now();
     let mut job = PlannedJob::standalone(
@@ -265,8 +274,8 @@ fn deploy_with(
     );
     job.timeout = target.timeout;
     job.services = target.services.clone();
-    let outcome = if interrupted.load(Ordering::SeqCst) {
-        Outcome::Cancelled { interrupted: true }
+    let ran = if interrupted.load(Ordering::SeqCst) {
+        Ok(Outcome::Cancelled { interrupted: true })
     } else {
         run_steps(
             pipeline_here,
@@ -275,23 +284,31 @@ fn deploy_with(
             base_env,
             secrets,
             request.verbose,
-        )?
+        )
     };
     let duration = started.elapsed();
     renewer.stop();
 
-    let (result, detail) = match &outcome {
-        Outcome::Passed if !lost.load(Ordering::SeqCst) => (DeployResult::Succeeded, None),
-        _ if lost.load(Ordering::SeqCst) => (
+    let lost = lost.load(Ordering::SeqCst);
+    let (result, detail) = match &ran {
+        _ if lost => (
             DeployResult::Failed,
             Some("stopped: the lock was taken over".to_owned()),
         ),
-        other => (
+        Ok(Outcome::Passed) => (DeployResult::Succeeded, None),
+        Ok(other) => (
             DeployResult::Failed,
             Some(other.detail().unwrap_or_else(|| other.label().to_owned())),
         ),
+        // Services that would not start, say: the lock is still released
+        // and the attempt recorded before the error is reported.
+        Err(e) => (
+            DeployResult::Failed,
+            Some(format!("the steps could not run: {e}")),
+        ),
     };
     let state = held.finish(result, detail.clone(), duration)?;
+    let outcome = ran?;
     report_end(
         name,
         &commit,
@@ -305,9 +322,7 @@ fn deploy_with(
     );
     Ok(match (result, &outcome) {
         (DeployResult::Succeeded, _) => exit_code::SUCCESS,
-        (_, Outcome::Cancelled { interrupted: true }) if !lost.load(Ordering::SeqCst) => {
-            exit_code::INTERRUPTED
-        }
+        (_, Outcome::Cancelled { interrupted: true }) if !lost => exit_code::INTERRUPTED,
         _ => exit_code::FAILED,
     })
 }
