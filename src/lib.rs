@@ -9,6 +9,7 @@ pub mod ci;
 pub mod cli;
 pub mod container;
 pub mod deploy;
+pub mod doctor;
 pub mod env_file;
 pub mod error;
 pub mod exec;

@@ -28,7 +28,10 @@ pub(super) fn diff(cli: &Cli, args: &DiffArgs) -> Result<i32, Error> {
     let b = runs::find(&root, &args.b).map_err(InsightError::from)?;
     let changes = diff::compare(&a.record, &b.record);
     if args.json {
-        print_out(&format!("{}\n", serde_json::to_string_pretty(&changes).unwrap_or_default()));
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&changes).unwrap_or_default()
+        ));
     } else {
         print_out(&changes.human());
     }

@@ -30,7 +30,11 @@ pub(super) fn init(cli: &Cli, args: &InitArgs) -> Result<i32, Error> {
     let root = target.parent().map_or_else(|| cwd.clone(), PathBuf::from);
     let text = match &args.from {
         Some(workflow) => {
-            let shown = workflow.strip_prefix(&root).unwrap_or(workflow).display().to_string();
+            let shown = workflow
+                .strip_prefix(&root)
+                .unwrap_or(workflow)
+                .display()
+                .to_string();
             init::from_workflow(workflow, &shown)?
         }
         None => init::from_repository(&root),
@@ -41,7 +45,11 @@ pub(super) fn init(cli: &Cli, args: &InitArgs) -> Result<i32, Error> {
         return Ok(exit_code::SUCCESS);
     }
     init::write_new(&target, &text)?;
-    let shown = target.strip_prefix(&cwd).unwrap_or(&target).display().to_string();
+    let shown = target
+        .strip_prefix(&cwd)
+        .unwrap_or(&target)
+        .display()
+        .to_string();
     print_out(&format!(
         "wrote {shown}; `parity list` shows its jobs, `parity run` runs them, `parity doctor` checks this machine\n"
     ));

@@ -6,6 +6,7 @@ mod completions;
 mod deploy;
 mod devcontainer;
 mod diff;
+mod doctor;
 mod init;
 mod cache;
 mod image;
@@ -64,6 +65,8 @@ enum Command {
     Init(init::InitArgs),
     /// Compare two runs: changed results and environment differences, likeliest cause first.
     Diff(diff::DiffArgs),
+    /// Check this machine against the pipeline: tool pins, engine, services, ports, secrets, workflow.
+    Doctor(doctor::DoctorArgs),
     /// Deploy a commit to an environment: serialized, stale-guarded, recorded.
     Deploy(deploy::DeployArgs),
     /// Print shell completions: `parity completions bash > /etc/bash_completion.d/parity`.
@@ -95,6 +98,7 @@ pub fn main() -> i32 {
         Command::Image(args) => image::image(&cli, args),
         Command::Shell(args) => shell::shell(&cli, args),
         Command::Diff(args) => diff::diff(&cli, args),
+        Command::Doctor(args) => doctor::doctor(&cli, args),
         Command::Init(args) => init::init(&cli, args),
         Command::Deploy(args) => deploy::deploy(&cli, args),
         Command::Completions(args) => completions::completions(args),

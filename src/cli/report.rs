@@ -26,7 +26,10 @@ pub(super) struct ReportArgs {
 pub(super) fn report(cli: &Cli, args: &ReportArgs) -> Result<i32, Error> {
     let root = state_root(cli);
     let found = runs::find(&root, &args.run).map_err(InsightError::from)?;
-    let path = args.output.clone().unwrap_or_else(|| found.dir.join(html::FILE_NAME));
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| found.dir.join(html::FILE_NAME));
     html::write(&found.record, &found.dir, &path).map_err(|source| InsightError::Write {
         path: path.clone(),
         source,

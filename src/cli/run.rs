@@ -3,7 +3,7 @@
 use super::Cli;
 use crate::error::Error;
 use crate::exec::{self, Observer, Plan, RunContext, RunOptions};
-use crate::report::record::Invocation;
+use crate::report::record::{Invocation, ServiceTiming};
 use crate::report::{actions, Finished, Insight, InsightError, summary_table, Console, RunDir, Style};
 use crate::{env_file, exit_code, secrets};
 use indexmap::IndexMap;
@@ -232,7 +232,7 @@ pub(super) fn run_in(
         summary: &summary,
         logs: &ctx.logs,
         invocation,
-        services: Vec::new(),
+        services: service_timings(ctx.services.as_deref()),
         junit: args.junit.as_deref(),
     };
     if let Err(e) = actions::write_results(&summary.results, verdict(summary.exit_code()), summary.duration, &secrets.set) {
@@ -240,6 +240,23 @@ pub(super) fn run_in(
     }
     insight.finish(finished, console.as_ref()).map_err(InsightError::from)?;
     Ok((summary.exit_code(), summary.results))
+}
+
+/// When each service started, was ready and stopped, for the run record.
+fn service_timings(pool: Option<&crate::services::ServicePool>) -> Vec<ServiceTiming> {
+    let lifetimes = pool.map(|pool| pool.lifetimes()).unwrap_or_default();
+    lifetimes
+        .into_iter()
+        .map(|l| ServiceTiming {
+            name: l.name,
+            kind: l.kind.to_owned(),
+            port: l.port,
+            started: l.started,
+            ready: l.ready,
+            stopped: l.stopped,
+            log: Some(l.log),
+        })
+        .collect()
 }
 
 fn verdict(code: i32) -> &'static str {

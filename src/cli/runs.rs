@@ -28,7 +28,10 @@ pub(super) fn runs(cli: &Cli, args: &RunsArgs) -> Result<i32, Error> {
         }
         // A run still going, or one that died, has no record: listed as such.
         let record = RunRecord::read(&dir.join(FILE_NAME)).ok();
-        let id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let id = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         rows.push((id, record));
     }
     if args.json {
@@ -47,7 +50,10 @@ pub(super) fn runs(cli: &Cli, args: &RunsArgs) -> Result<i32, Error> {
                 None => serde_json::json!({ "id": id, "result": null }),
             })
             .collect();
-        print_out(&format!("{}\n", serde_json::to_string_pretty(&values).unwrap_or_default()));
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&values).unwrap_or_default()
+        ));
         return Ok(exit_code::SUCCESS);
     }
     if rows.is_empty() {
@@ -62,7 +68,10 @@ pub(super) fn runs(cli: &Cli, args: &RunsArgs) -> Result<i32, Error> {
         .map(|(id, record)| match record {
             Some(r) => [
                 id.clone(),
-                r.started_at.get(..19).unwrap_or(&r.started_at).replace('T', " "),
+                r.started_at
+                    .get(..19)
+                    .unwrap_or(&r.started_at)
+                    .replace('T', " "),
                 r.result.clone(),
                 short_duration(Duration::from_millis(r.duration_ms)),
                 counts(r)
@@ -76,7 +85,14 @@ pub(super) fn runs(cli: &Cli, args: &RunsArgs) -> Result<i32, Error> {
                     (None, _) => "-".into(),
                 },
             ],
-            None => [id.clone(), "-".into(), "(no record)".into(), "-".into(), String::new(), String::new()],
+            None => [
+                id.clone(),
+                "-".into(),
+                "(no record)".into(),
+                "-".into(),
+                String::new(),
+                String::new(),
+            ],
         })
         .collect();
     let header = ["run", "started (UTC)", "result", "time", "jobs", "commit"].map(str::to_owned);
@@ -88,7 +104,11 @@ pub(super) fn runs(cli: &Cli, args: &RunsArgs) -> Result<i32, Error> {
     }
     let mut out = String::new();
     for row in std::iter::once(&header).chain(&table) {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }

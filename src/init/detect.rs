@@ -43,13 +43,20 @@ impl Stack {
 
 pub(crate) fn draft(root: &Path) -> Draft {
     let make = makefile_targets(root);
-    let mut stacks: Vec<Stack> = [rust(root), python(root), node(root), go(root)].into_iter().flatten().collect();
+    let mut stacks: Vec<Stack> = [rust(root), python(root), node(root), go(root)]
+        .into_iter()
+        .flatten()
+        .collect();
     let mut found: Vec<String> = stacks.iter().flat_map(|s| s.found.clone()).collect();
     if !make.is_empty() {
         found.push(format!("Makefile (targets: {})", make.join(", ")));
     }
     // The Makefile is the team's own entry point: its targets win.
-    let make_role = |role: &[&str]| role.iter().find(|t| make.iter().any(|m| m == *t)).map(|t| format!("make {t}"));
+    let make_role = |role: &[&str]| {
+        role.iter()
+            .find(|t| make.iter().any(|m| m == *t))
+            .map(|t| format!("make {t}"))
+    };
     let make_lint = make_role(&["lint", "check"]);
     let make_test = make_role(&["test"]);
     let make_build = make_role(&["build"]);
@@ -58,7 +65,11 @@ pub(crate) fn draft(root: &Path) -> Draft {
     }
     if stacks.len() == 1 {
         let stack = &mut stacks[0];
-        for (slot, target) in [(&mut stack.lint, &make_lint), (&mut stack.test, &make_test), (&mut stack.build, &make_build)] {
+        for (slot, target) in [
+            (&mut stack.lint, &make_lint),
+            (&mut stack.test, &make_test),
+            (&mut stack.build, &make_build),
+        ] {
             if let Some(target) = target {
                 *slot = vec![target.clone()];
             }
@@ -66,16 +77,19 @@ pub(crate) fn draft(root: &Path) -> Draft {
     }
 
     let services = compose_services(root);
-    let mut draft = Draft::default();
-    draft.header = vec![
-        "parity's pipeline: `parity run` runs it here exactly as CI will.".into(),
-        if found.is_empty() {
-            "Written by `parity init`, which found no build files it knows: edit the jobs below.".into()
-        } else {
-            format!("Written by `parity init` from: {}.", found.join(", "))
-        },
-        "Reference: `parity --help`, and the README's \"The pipeline file\".".into(),
-    ];
+    let mut draft = Draft {
+        header: vec![
+            "parity's pipeline: `parity run` runs it here exactly as CI will.".into(),
+            if found.is_empty() {
+                "Written by `parity init`, which found no build files it knows: edit the jobs below."
+                    .into()
+            } else {
+                format!("Written by `parity init` from: {}.", found.join(", "))
+            },
+            "Every command and key: `parity --help`, `parity man`, and parity's README.".into(),
+        ],
+        ..Draft::default()
+    };
     for stack in &stacks {
         if let Some(tool) = &stack.tool {
             let (name, version, note) = tool.clone();
@@ -86,21 +100,38 @@ pub(crate) fn draft(root: &Path) -> Draft {
         draft.jobs.push(JobDraft {
             name: "hello".into(),
             comments: vec!["A first job: replace it with your build and test commands.".into()],
-            steps: vec![StepDraft::new("echo \"parity works; now edit parity.toml\"")],
+            steps: vec![StepDraft::new(
+                "echo \"parity works; now edit parity.toml\"",
+            )],
             ..JobDraft::default()
         });
     }
     let prefix = stacks.len() > 1;
     for stack in &stacks {
-        let name = |role: &str| if prefix { format!("{}-{role}", stack.name) } else { role.to_owned() };
+        let name = |role: &str| {
+            if prefix {
+                format!("{}-{role}", stack.name)
+            } else {
+                role.to_owned()
+            }
+        };
         let mut lint_name = None;
-        for (role, steps) in [("lint", &stack.lint), ("test", &stack.test), ("build", &stack.build)] {
+        for (role, steps) in [
+            ("lint", &stack.lint),
+            ("test", &stack.test),
+            ("build", &stack.build),
+        ] {
             if steps.is_empty() {
                 continue;
             }
             let mut job = JobDraft {
                 name: name(role),
-                steps: stack.setup.iter().chain(steps).map(StepDraft::new).collect(),
+                steps: stack
+                    .setup
+                    .iter()
+                    .chain(steps)
+                    .map(StepDraft::new)
+                    .collect(),
                 ..JobDraft::default()
             };
             if role == "lint" {
@@ -115,7 +146,12 @@ pub(crate) fn draft(root: &Path) -> Draft {
             if !stack.inputs.is_empty() {
                 job.comments.push(format!(
                     "Uncomment to skip this job when none of its inputs changed:\ninputs = [{}]",
-                    stack.inputs.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
+                    stack
+                        .inputs
+                        .iter()
+                        .map(|i| format!("\"{i}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             draft.jobs.push(job);
@@ -154,11 +190,22 @@ fn rust(root: &Path) -> Option<Stack> {
     stack.found.push("Cargo.toml".into());
     let toolchain = read(root, "rust-toolchain.toml")
         .and_then(|t| t.parse::<toml::Table>().ok())
-        .and_then(|t| t.get("toolchain")?.get("channel")?.as_str().map(str::to_owned))
+        .and_then(|t| {
+            t.get("toolchain")?
+                .get("channel")?
+                .as_str()
+                .map(str::to_owned)
+        })
         .or_else(|| read(root, "rust-toolchain").map(|t| t.trim().to_owned()));
     stack.tool = match toolchain {
         Some(channel) => Some(("rust".into(), channel, "from rust-toolchain".into())),
-        None => installed("rust").map(|v| ("rust".into(), v, "the rustc found here; pin what CI uses".into())),
+        None => installed("rust").map(|v| {
+            (
+                "rust".into(),
+                v,
+                "the rustc found here; pin what CI uses".into(),
+            )
+        }),
     };
     let workspace = manifest.contains("[workspace]");
     let all = if workspace { " --workspace" } else { "" };
@@ -168,21 +215,33 @@ fn rust(root: &Path) -> Option<Stack> {
         stack.notes.push("rustfmt is not installed here (`rustup component add rustfmt`); add `cargo fmt --all -- --check` once it is.".into());
     }
     if cargo_has("clippy") {
-        stack.lint.push(format!("cargo clippy{all} --all-targets -- -D warnings"));
+        stack
+            .lint
+            .push(format!("cargo clippy{all} --all-targets -- -D warnings"));
     } else {
         stack.notes.push("clippy is not installed here (`rustup component add clippy`); add `cargo clippy --all-targets -- -D warnings` once it is.".into());
     }
     stack.test.push(format!("cargo test{all}"));
-    stack.inputs = vec!["src/**".into(), "tests/**".into(), "Cargo.toml".into(), "Cargo.lock".into()];
+    stack.inputs = vec![
+        "src/**".into(),
+        "tests/**".into(),
+        "Cargo.toml".into(),
+        "Cargo.lock".into(),
+    ];
     Some(stack)
 }
 
 fn python(root: &Path) -> Option<Stack> {
     let pyproject = read(root, "pyproject.toml");
-    let requirement_files: Vec<&str> = ["requirements.txt", "requirements-dev.txt", "requirements_dev.txt", "dev-requirements.txt"]
-        .into_iter()
-        .filter(|f| root.join(f).is_file())
-        .collect();
+    let requirement_files: Vec<&str> = [
+        "requirements.txt",
+        "requirements-dev.txt",
+        "requirements_dev.txt",
+        "dev-requirements.txt",
+    ]
+    .into_iter()
+    .filter(|f| root.join(f).is_file())
+    .collect();
     if pyproject.is_none() && requirement_files.is_empty() && !root.join("setup.py").is_file() {
         return None;
     }
@@ -190,27 +249,47 @@ fn python(root: &Path) -> Option<Stack> {
     if pyproject.is_some() {
         stack.found.push("pyproject.toml".into());
     }
-    stack.found.extend(requirement_files.iter().map(|f| (*f).to_owned()));
-    let pinned = read(root, ".python-version").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    stack
+        .found
+        .extend(requirement_files.iter().map(|f| (*f).to_owned()));
+    let pinned = read(root, ".python-version")
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
     stack.tool = match pinned {
         Some(v) => Some(("python".into(), v, "from .python-version".into())),
-        None => installed("python").map(|v| ("python".into(), v, "the python3 found here; pin what CI uses".into())),
+        None => installed("python").map(|v| {
+            (
+                "python".into(),
+                v,
+                "the python3 found here; pin what CI uses".into(),
+            )
+        }),
     };
     let mut deps = String::new();
     for file in &requirement_files {
         deps.push_str(&read(root, file).unwrap_or_default());
     }
     deps.push_str(pyproject.as_deref().unwrap_or_default());
-    let mentions = |name: &str| deps.lines().any(|l| l.trim_start().trim_start_matches(['"', '\'']).starts_with(name));
+    let mentions = |name: &str| {
+        deps.lines().any(|l| {
+            l.trim_start()
+                .trim_start_matches(['"', '\''])
+                .starts_with(name)
+        })
+    };
 
     // A virtualenv per checkout: system Pythons refuse `pip install`
     // (PEP 668), and CI starts from a clean one anyway.
     stack.setup.push("python3 -m venv .venv".into());
     if requirement_files.is_empty() {
-        stack.setup.push(".venv/bin/python -m pip install -e .".into());
+        stack
+            .setup
+            .push(".venv/bin/python -m pip install -e .".into());
     }
     for file in &requirement_files {
-        stack.setup.push(format!(".venv/bin/python -m pip install -r {file}"));
+        stack
+            .setup
+            .push(format!(".venv/bin/python -m pip install -r {file}"));
     }
     if mentions("ruff") {
         stack.lint.push(".venv/bin/python -m ruff check .".into());
@@ -220,11 +299,19 @@ fn python(root: &Path) -> Option<Stack> {
     if mentions("pytest") {
         stack.test.push(".venv/bin/python -m pytest".into());
     } else if root.join("tests").is_dir() {
-        stack.test.push(".venv/bin/python -m unittest discover -s tests -t .".into());
+        stack
+            .test
+            .push(".venv/bin/python -m unittest discover -s tests -t .".into());
     } else {
-        stack.test.push(".venv/bin/python -m unittest discover".into());
+        stack
+            .test
+            .push(".venv/bin/python -m unittest discover".into());
     }
-    stack.inputs = vec!["**/*.py".into(), "pyproject.toml".into(), "requirements*.txt".into()];
+    stack.inputs = vec![
+        "**/*.py".into(),
+        "pyproject.toml".into(),
+        "requirements*.txt".into(),
+    ];
     Some(stack)
 }
 
@@ -239,7 +326,8 @@ fn node(root: &Path) -> Option<Stack> {
     } else if root.join("yarn.lock").is_file() {
         stack.found.push("yarn.lock".into());
         ("yarn install --frozen-lockfile", "yarn run")
-    } else if root.join("package-lock.json").is_file() || root.join("npm-shrinkwrap.json").is_file() {
+    } else if root.join("package-lock.json").is_file() || root.join("npm-shrinkwrap.json").is_file()
+    {
         stack.found.push("package-lock.json".into());
         ("npm ci", "npm run")
     } else {
@@ -252,7 +340,13 @@ fn node(root: &Path) -> Option<Stack> {
         .filter(|v| !v.is_empty());
     stack.tool = match pinned {
         Some(v) => Some(("node".into(), v, "from .nvmrc".into())),
-        None => installed("node").map(|v| ("node".into(), v, "the node found here; pin what CI uses".into())),
+        None => installed("node").map(|v| {
+            (
+                "node".into(),
+                v,
+                "the node found here; pin what CI uses".into(),
+            )
+        }),
     };
     stack.setup.push(install.into());
     let scripts = manifest.get("scripts").and_then(|s| s.as_object());
@@ -273,9 +367,20 @@ fn node(root: &Path) -> Option<Stack> {
     }
     if stack.lint.is_empty() && stack.test.is_empty() && stack.build.is_empty() {
         stack.notes.push("package.json has no lint, test or build script: this job only checks that the dependencies install.".into());
-        stack.test.push(if run == "npm run" { "npm ls" } else { "node --version" }.into());
+        stack.test.push(
+            if run == "npm run" {
+                "npm ls"
+            } else {
+                "node --version"
+            }
+            .into(),
+        );
     }
-    stack.inputs = vec!["src/**".into(), "package.json".into(), "package-lock.json".into()];
+    stack.inputs = vec![
+        "src/**".into(),
+        "package.json".into(),
+        "package-lock.json".into(),
+    ];
     Some(stack)
 }
 
@@ -298,7 +403,10 @@ fn go(root: &Path) -> Option<Stack> {
 
 /// Target names defined in a Makefile (not pattern rules or special targets).
 fn makefile_targets(root: &Path) -> Vec<String> {
-    let Some(text) = ["Makefile", "makefile", "GNUmakefile"].iter().find_map(|f| read(root, f)) else {
+    let Some(text) = ["Makefile", "makefile", "GNUmakefile"]
+        .iter()
+        .find_map(|f| read(root, f))
+    else {
         return Vec::new();
     };
     let mut targets = Vec::new();
@@ -306,8 +414,14 @@ fn makefile_targets(root: &Path) -> Vec<String> {
         if line.starts_with(['\t', ' ', '#', '.']) {
             continue;
         }
-        let Some((names, rest)) = line.split_once(':') else { continue };
-        if rest.starts_with('=') || names.contains('=') || names.contains('%') || names.contains('$') {
+        let Some((names, rest)) = line.split_once(':') else {
+            continue;
+        };
+        if rest.starts_with('=')
+            || names.contains('=')
+            || names.contains('%')
+            || names.contains('$')
+        {
             continue;
         }
         for name in names.split_whitespace() {
@@ -321,7 +435,12 @@ fn makefile_targets(root: &Path) -> Vec<String> {
 
 /// Postgres and Redis services of a compose file, as presets.
 fn compose_services(root: &Path) -> Vec<ServiceDraft> {
-    let files = ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"];
+    let files = [
+        "compose.yaml",
+        "compose.yml",
+        "docker-compose.yml",
+        "docker-compose.yaml",
+    ];
     let Some((file, text)) = files.iter().find_map(|f| read(root, f).map(|t| (*f, t))) else {
         return Vec::new();
     };
@@ -331,7 +450,9 @@ fn compose_services(root: &Path) -> Vec<ServiceDraft> {
     let mut out = Vec::new();
     for (name, service) in doc.get("services").map(Node::entries).unwrap_or_default() {
         let image = service.get("image").and_then(Node::str).unwrap_or_default();
-        let Some(preset) = preset_of(image) else { continue };
+        let Some(preset) = preset_of(image) else {
+            continue;
+        };
         let env = environment(service.get("environment"));
         let published = service
             .get("ports")
@@ -340,7 +461,10 @@ fn compose_services(root: &Path) -> Vec<ServiceDraft> {
             .iter()
             .filter_map(|p| p.str().map(str::to_owned))
             .collect::<Vec<_>>();
-        let mut comments = vec![format!("From {file} line {}: image {image}.", service.line())];
+        let mut comments = vec![format!(
+            "From {file} line {}: image {image}.",
+            service.line()
+        )];
         if !published.is_empty() {
             comments.push(format!(
                 "Compose publishes {}; parity picks a free port and exports {}_PORT and {}_URL.",
@@ -387,7 +511,10 @@ fn environment(node: Option<&Node>) -> Vec<(String, String)> {
         Some(Node::Seq(items, _)) => items
             .iter()
             .filter_map(|i| i.str())
-            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .filter_map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            })
             .collect(),
         _ => Vec::new(),
     }
@@ -400,7 +527,11 @@ mod tests {
     #[test]
     fn makefile_targets_skip_variables_and_patterns() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("Makefile"), "CC := gcc\n.PHONY: test\ntest: build\n\tgo test\nbuild lint:\n%.o: %.c\n").unwrap();
+        std::fs::write(
+            dir.path().join("Makefile"),
+            "CC := gcc\n.PHONY: test\ntest: build\n\tgo test\nbuild lint:\n%.o: %.c\n",
+        )
+        .unwrap();
         assert_eq!(makefile_targets(dir.path()), ["test", "build", "lint"]);
     }
 

@@ -75,7 +75,10 @@ pub(crate) fn string(value: &str) -> String {
 
 /// A key, quoted when it is not a bare TOML key.
 pub(crate) fn key(name: &str) -> String {
-    let bare = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if bare {
         name.to_owned()
     } else {
@@ -102,7 +105,10 @@ fn comment(out: &mut String, indent: &str, text: &str) {
 }
 
 fn inline_table(pairs: &[(String, String)]) -> String {
-    let items: Vec<String> = pairs.iter().map(|(k, v)| format!("{} = {}", key(k), string(v))).collect();
+    let items: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{} = {}", key(k), string(v)))
+        .collect();
     format!("{{ {} }}", items.join(", "))
 }
 
@@ -114,7 +120,9 @@ impl Draft {
         }
         out.push_str("version = 1\n");
         if !self.tools.is_empty() {
-            out.push_str("\n# Pinned toolchain: `parity doctor` reports drift from these.\n[tools]\n");
+            out.push_str(
+                "\n# Pinned toolchain: `parity doctor` reports drift from these.\n[tools]\n",
+            );
             for (name, version, note) in &self.tools {
                 match note {
                     Some(note) => {
@@ -144,7 +152,12 @@ impl Draft {
             for line in &service.comments {
                 comment(&mut out, "", line);
             }
-            let _ = writeln!(out, "[services.{}]\npreset = {}", key(&service.name), string(&service.preset));
+            let _ = writeln!(
+                out,
+                "[services.{}]\npreset = {}",
+                key(&service.name),
+                string(&service.preset)
+            );
             if let Some(port) = service.port {
                 let _ = writeln!(out, "port = {port}");
             }
@@ -201,7 +214,10 @@ fn render_job(out: &mut String, job: &JobDraft) {
             .iter()
             .map(|(axis, values)| format!("{} = {}", key(axis), list(values)))
             .collect();
-        for (name, combos) in [("include", &job.matrix_include), ("exclude", &job.matrix_exclude)] {
+        for (name, combos) in [
+            ("include", &job.matrix_include),
+            ("exclude", &job.matrix_exclude),
+        ] {
             if !combos.is_empty() {
                 let tables: Vec<String> = combos.iter().map(|c| inline_table(c)).collect();
                 parts.push(format!("{name} = [{}]", tables.join(", ")));
@@ -236,7 +252,12 @@ mod tests {
 
     #[test]
     fn strings_and_keys_round_trip() {
-        for value in ["plain", "with \"quotes\" and \\", "two\nlines\n", "tab\there"] {
+        for value in [
+            "plain",
+            "with \"quotes\" and \\",
+            "two\nlines\n",
+            "tab\there",
+        ] {
             let text = format!("v = {}\n", string(value));
             let parsed: toml::Table = toml::from_str(&text).unwrap();
             assert_eq!(parsed["v"].as_str(), Some(value), "{text}");

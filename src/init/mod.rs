@@ -20,7 +20,10 @@ pub enum InitError {
     )]
     Exists { path: PathBuf },
     #[error("cannot read the workflow {}", path.display())]
-    #[diagnostic(code(parity::init_read), help("give the path of a GitHub Actions workflow, e.g. .github/workflows/ci.yml"))]
+    #[diagnostic(
+        code(parity::init_read),
+        help("give the path of a GitHub Actions workflow, e.g. .github/workflows/ci.yml")
+    )]
     Read {
         path: PathBuf,
         #[source]

@@ -40,7 +40,8 @@ const CI_ONLY: &[&str] = &["permissions", "concurrency", "environment", "outputs
 static EXPRESSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\$\{\{\s*(.*?)\s*\}\}").expect("static regex"));
 static SERVICE_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^job\.services\.([A-Za-z0-9_-]+)\.ports(?:\[\s*['"]?(\d+)['"]?\s*\]|\.(\d+))$"#).expect("static regex")
+    Regex::new(r#"^job\.services\.([A-Za-z0-9_-]+)\.ports(?:\[\s*['"]?(\d+)['"]?\s*\]|\.(\d+))$"#)
+        .expect("static regex")
 });
 
 /// Where an expression appears: shell text can read variables, a TOML env
@@ -66,7 +67,11 @@ struct Importer<'a> {
 pub(crate) fn import(doc: &Node, file: &str) -> Result<Draft, String> {
     let jobs = match doc.get("jobs") {
         Some(jobs @ Node::Map(..)) => jobs,
-        _ => return Err(format!("{file} has no `jobs:` mapping; is it a GitHub Actions workflow?")),
+        _ => {
+            return Err(format!(
+                "{file} has no `jobs:` mapping; is it a GitHub Actions workflow?"
+            ))
+        }
     };
     let mut importer = Importer {
         file,
@@ -100,12 +105,29 @@ pub(crate) fn import(doc: &Node, file: &str) -> Result<Draft, String> {
                 importer.workflow_env.push((key.clone(), resolved.clone()));
                 importer.draft.env.push((key.clone(), resolved));
             }
-            Err(why) => importer.draft.footer.push(format!("line {}: env {key}: {text} — {why}", value.line())),
+            Err(why) => importer
+                .draft
+                .footer
+                .push(format!("line {}: env {key}: {text} — {why}", value.line())),
         }
     }
     for (key, value) in doc.entries() {
-        if !["name", "on", "env", "jobs", "run-name", "permissions", "concurrency", "defaults"].contains(&key.as_str()) {
-            importer.draft.footer.push(format!("line {}: `{key}:` — not translated", value.line()));
+        if ![
+            "name",
+            "on",
+            "env",
+            "jobs",
+            "run-name",
+            "permissions",
+            "concurrency",
+            "defaults",
+        ]
+        .contains(&key.as_str())
+        {
+            importer
+                .draft
+                .footer
+                .push(format!("line {}: `{key}:` — not translated", value.line()));
         }
     }
     for (id, job) in jobs.entries() {
@@ -121,7 +143,9 @@ impl Importer<'_> {
             ..JobDraft::default()
         };
         if let Some(name) = job.get("name").and_then(Node::str) {
-            draft.comments.push(format!("{name} (line {} of {})", job.line(), self.file));
+            draft
+                .comments
+                .push(format!("{name} (line {} of {})", job.line(), self.file));
         }
         draft.needs = job.get("needs").map(Node::strings).unwrap_or_default();
         self.matrix(job, &mut draft);
@@ -159,14 +183,21 @@ impl Importer<'_> {
             }
         }
         let defaults = job.get("defaults").and_then(|d| d.get("run"));
-        if let Some(dir) = defaults.and_then(|d| d.get("working-directory")).and_then(Node::str) {
+        if let Some(dir) = defaults
+            .and_then(|d| d.get("working-directory"))
+            .and_then(Node::str)
+        {
             draft.working_directory = Some(dir.trim_start_matches("./").to_owned());
         }
         if let Some(shell) = defaults.and_then(|d| d.get("shell")) {
             if let Some(translated) = shell_of(shell.str().unwrap_or_default()) {
                 draft.shell = translated;
             } else {
-                draft.comments.push(format!("line {}: shell: {} — not translated", shell.line(), flat(shell)));
+                draft.comments.push(format!(
+                    "line {}: shell: {} — not translated",
+                    shell.line(),
+                    flat(shell)
+                ));
             }
         }
         for (key, value) in job.get("env").map(Node::entries).unwrap_or_default() {
@@ -175,8 +206,13 @@ impl Importer<'_> {
         let steps = job.get("steps").map(Node::items).unwrap_or_default();
         self.steps(steps, &mut draft);
         if draft.steps.is_empty() {
-            let uses = job.get("uses").and_then(Node::str).unwrap_or("no `run:` steps");
-            draft.comments.push(format!("No step of this job could be translated ({uses})."));
+            let uses = job
+                .get("uses")
+                .and_then(Node::str)
+                .unwrap_or("no `run:` steps");
+            draft
+                .comments
+                .push(format!("No step of this job could be translated ({uses})."));
             draft.steps.push(StepDraft::new(format!(
                 "echo \"{}: nothing to run locally; see the comments in parity.toml\"",
                 id
@@ -187,15 +223,26 @@ impl Importer<'_> {
 
     fn matrix(&mut self, job: &Node, draft: &mut JobDraft) {
         self.matrix_keys = Vec::new();
-        let Some(strategy) = job.get("strategy") else { return };
+        let Some(strategy) = job.get("strategy") else {
+            return;
+        };
         for (key, value) in strategy.entries() {
             if key != "matrix" {
-                draft.comments.push(format!("line {}: strategy.{key}: {} — not translated", value.line(), flat(value)));
+                draft.comments.push(format!(
+                    "line {}: strategy.{key}: {} — not translated",
+                    value.line(),
+                    flat(value)
+                ));
             }
         }
-        let Some(matrix) = strategy.get("matrix") else { return };
+        let Some(matrix) = strategy.get("matrix") else {
+            return;
+        };
         if let Some(text) = matrix.str() {
-            draft.comments.push(format!("line {}: matrix: {text} — a computed matrix cannot be translated", matrix.line()));
+            draft.comments.push(format!(
+                "line {}: matrix: {text} — a computed matrix cannot be translated",
+                matrix.line()
+            ));
             return;
         }
         for (key, value) in matrix.entries() {
@@ -238,7 +285,11 @@ impl Importer<'_> {
 
     fn job_services(&mut self, services: &Node, draft: &mut JobDraft) {
         for (name, service) in services.entries() {
-            let image = service.get("image").and_then(Node::str).or(service.str()).unwrap_or_default();
+            let image = service
+                .get("image")
+                .and_then(Node::str)
+                .or(service.str())
+                .unwrap_or_default();
             let Some(preset) = preset_of(image) else {
                 draft.comments.push(format!(
                     "line {}: services.{name}: image {image} — only postgres and redis become presets; \
@@ -247,7 +298,10 @@ impl Importer<'_> {
                 ));
                 continue;
             };
-            let mut comments = vec![format!("line {}: services.{name} (image {image}) as the `{preset}` preset.", service.line())];
+            let mut comments = vec![format!(
+                "line {}: services.{name} (image {image}) as the `{preset}` preset.",
+                service.line()
+            )];
             let env: Vec<(String, String)> = service
                 .get("env")
                 .map(Node::entries)
@@ -312,7 +366,13 @@ impl Importer<'_> {
         }
     }
 
-    fn env_entry(&mut self, key: &str, value: &Node, env: &mut Vec<(String, String)>, comments: &mut Vec<String>) {
+    fn env_entry(
+        &mut self,
+        key: &str,
+        value: &Node,
+        env: &mut Vec<(String, String)>,
+        comments: &mut Vec<String>,
+    ) {
         let text = value.str().unwrap_or_default().to_owned();
         // `TOKEN: ${{ secrets.TOKEN }}`: the variable comes from the
         // environment or .env.ci.local under its own name, masked.
@@ -344,12 +404,16 @@ impl Importer<'_> {
         let dirs: Vec<Option<&str>> = steps
             .iter()
             .filter(|s| s.get("run").is_some())
-            .map(|s| s.get("working-directory").and_then(Node::str))
+            .map(|s| {
+                s.get("working-directory")
+                    .and_then(Node::str)
+                    .map(|d| d.trim_start_matches("./"))
+            })
             .collect();
         if draft.working_directory.is_none() && dirs.len() > 1 {
             if let Some(Some(first)) = dirs.first() {
                 if dirs.iter().all(|d| d == &Some(*first)) && !first.contains("${{") {
-                    draft.working_directory = Some(first.trim_start_matches("./").to_owned());
+                    draft.working_directory = Some((*first).to_owned());
                 }
             }
         }
@@ -361,7 +425,9 @@ impl Importer<'_> {
                 continue;
             }
             let Some(run) = step.get("run").and_then(Node::str) else {
-                pending.push(format!("line {line}: a step with neither `run` nor `uses` — not translated"));
+                pending.push(format!(
+                    "line {line}: a step with neither `run` nor `uses` — not translated"
+                ));
                 continue;
             };
             let mut notes = std::mem::take(&mut pending);
@@ -374,13 +440,26 @@ impl Importer<'_> {
                     "run" | "name" | "env" | "working-directory" | "id" => {}
                     "shell" => match shell_of(value.str().unwrap_or_default()) {
                         Some(None) => {}
-                        _ => notes.push(format!("line {}: shell: {} — run with the job's shell instead", value.line(), flat(value))),
+                        _ => notes.push(format!(
+                            "line {}: shell: {} — run with the job's shell instead",
+                            value.line(),
+                            flat(value)
+                        )),
                     },
-                    "if" => notes.push(format!("line {}: if: {} — not evaluated; the step always runs", value.line(), flat(value))),
-                    "continue-on-error" => {
-                        notes.push(format!("line {}: continue-on-error: {} — a failure here fails the job", value.line(), flat(value)))
-                    }
-                    other => notes.push(format!("line {}: `{other}:` — not translated", value.line())),
+                    "if" => notes.push(format!(
+                        "line {}: if: {} — not evaluated; the step always runs",
+                        value.line(),
+                        flat(value)
+                    )),
+                    "continue-on-error" => notes.push(format!(
+                        "line {}: continue-on-error: {} — a failure here fails the job",
+                        value.line(),
+                        flat(value)
+                    )),
+                    other => notes.push(format!(
+                        "line {}: `{other}:` — not translated",
+                        value.line()
+                    )),
                 }
             }
             if let Some(dir) = step.get("working-directory").and_then(Node::str) {
@@ -400,7 +479,8 @@ impl Importer<'_> {
             let mut env_failed = None;
             for (key, value) in step.get("env").map(Node::entries).unwrap_or_default() {
                 let text = value.str().unwrap_or_default();
-                if let Some(secret) = only_expression(text).and_then(|e| e.strip_prefix("secrets.")) {
+                if let Some(secret) = only_expression(text).and_then(|e| e.strip_prefix("secrets."))
+                {
                     self.secret(secret);
                     if secret != key {
                         script.push_str(&format!("export {key}=\"${{{secret}}}\"\n"));
@@ -408,8 +488,12 @@ impl Importer<'_> {
                     continue;
                 }
                 match self.expressions(text, Context::Shell) {
-                    Ok(value) => script.push_str(&format!("export {key}={}\n", shell_quote_expanding(&value))),
-                    Err(why) => env_failed = Some(format!("line {}: env {key}: {text} — {why}", value.line())),
+                    Ok(value) => script
+                        .push_str(&format!("export {key}={}\n", shell_quote_expanding(&value))),
+                    Err(why) => {
+                        env_failed =
+                            Some(format!("line {}: env {key}: {text} — {why}", value.line()))
+                    }
                 }
             }
             let translated = match (env_failed, self.expressions(run, Context::Shell)) {
@@ -428,7 +512,11 @@ impl Importer<'_> {
                     script.push_str(&body);
                     let script = script.trim_end_matches('\n');
                     // Multi-line scripts keep a final newline, as YAML's `|` gives them.
-                    let command = if script.contains('\n') { format!("{script}\n") } else { script.to_owned() };
+                    let command = if script.contains('\n') {
+                        format!("{script}\n")
+                    } else {
+                        script.to_owned()
+                    };
                     draft.steps.push(StepDraft {
                         command,
                         comments: notes,
@@ -451,36 +539,49 @@ impl Importer<'_> {
         if NOTHING_TO_DO.iter().any(|a| a.eq_ignore_ascii_case(action)) {
             return;
         }
-        if let Some((_, tool, key)) = SETUP_ACTIONS.iter().find(|(a, _, _)| a.eq_ignore_ascii_case(action)) {
+        if let Some((_, tool, key)) = SETUP_ACTIONS
+            .iter()
+            .find(|(a, _, _)| a.eq_ignore_ascii_case(action))
+        {
             let with = step.get("with");
             let version = with
                 .and_then(|w| w.get(key))
                 .and_then(Node::str)
                 .map(str::to_owned)
-                .or_else(|| (*tool == "rust" && !reference.is_empty() && action == "dtolnay/rust-toolchain").then(|| reference.to_owned()));
+                .or_else(|| {
+                    (*tool == "rust" && !reference.is_empty() && action == "dtolnay/rust-toolchain")
+                        .then(|| reference.to_owned())
+                });
             match version {
                 Some(version) if version.contains("${{") => pending.push(format!(
                     "line {line}: {uses} with {key}: {version} — the version varies; `[tools]` pins one"
                 )),
-                Some(version) => {
-                    if !self.draft.tools.iter().any(|(t, _, _)| t == tool) {
-                        self.draft.tools.push(((*tool).to_owned(), version, Some(format!("from {uses}, line {line}"))));
-                    }
+                Some(version) if !self.draft.tools.iter().any(|(t, _, _)| t == tool) => {
+                    self.draft.tools.push(((*tool).to_owned(), version, Some(format!("from {uses}, line {line}"))));
                 }
-                None => {}
+                Some(_) | None => {}
             }
             if let Some(with) = with {
                 for (k, v) in with.entries() {
                     if k != key {
-                        pending.push(format!("line {}: {uses} with {k}: {} — not translated", v.line(), flat(v)));
+                        pending.push(format!(
+                            "line {}: {uses} with {k}: {} — not translated",
+                            v.line(),
+                            flat(v)
+                        ));
                     }
                 }
             }
             return;
         }
-        let mut note = format!("line {line}: uses: {uses} — not translated; add the equivalent shell command");
+        let mut note =
+            format!("line {line}: uses: {uses} — not translated; add the equivalent shell command");
         if let Some(with) = step.get("with") {
-            let args: Vec<String> = with.entries().iter().map(|(k, v)| format!("{k}: {}", flat(v))).collect();
+            let args: Vec<String> = with
+                .entries()
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", flat(v)))
+                .collect();
             note.push_str(&format!(" (with {})", args.join(", ")));
         }
         if let Some(name) = step.get("name").and_then(Node::str) {
@@ -494,7 +595,9 @@ impl Importer<'_> {
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
         for found in EXPRESSION.captures_iter(text) {
-            let (Some(whole), Some(inner)) = (found.get(0), found.get(1)) else { continue };
+            let (Some(whole), Some(inner)) = (found.get(0), found.get(1)) else {
+                continue;
+            };
             out.push_str(&text[last..whole.start()]);
             out.push_str(&self.expression(inner.as_str(), context)?);
             last = whole.end();
@@ -508,14 +611,18 @@ impl Importer<'_> {
             return if self.matrix_keys.iter().any(|k| k == key) {
                 Ok(format!("{{{{matrix.{key}}}}}"))
             } else {
-                Err(format!("`${{{{ {expr} }}}}` names no matrix key of this job"))
+                Err(format!(
+                    "`${{{{ {expr} }}}}` names no matrix key of this job"
+                ))
             };
         }
         if let Some(name) = expr.strip_prefix("secrets.").filter(|n| is_name(n)) {
             self.secret(name);
             return match context {
                 Context::Shell => Ok(format!("${{{name}}}")),
-                Context::Value => Err(format!("a secret in a value; set it in the environment as {name}")),
+                Context::Value => Err(format!(
+                    "a secret in a value; set it in the environment as {name}"
+                )),
             };
         }
         if let Some(name) = expr.strip_prefix("env.").filter(|n| is_name(n)) {
@@ -540,8 +647,12 @@ impl Importer<'_> {
         }
         match expr {
             "runner.os" => Ok("Linux".into()),
-            "github.workspace" if context == Context::Shell => Ok("$(git rev-parse --show-toplevel)".into()),
-            _ => Err(format!("`${{{{ {expr} }}}}` cannot be resolved outside GitHub Actions")),
+            "github.workspace" if context == Context::Shell => {
+                Ok("$(git rev-parse --show-toplevel)".into())
+            }
+            _ => Err(format!(
+                "`${{{{ {expr} }}}}` cannot be resolved outside GitHub Actions"
+            )),
         }
     }
 }
@@ -568,8 +679,10 @@ fn is_name(text: &str) -> bool {
 
 /// Whether every `{{` in `body` opens a placeholder the importer wrote.
 fn uses_placeholders(body: &str) -> bool {
-    static OURS: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\{\{(matrix\.[A-Za-z0-9_-]+|services\.[A-Za-z0-9_-]+\.port)\}\}").expect("static regex"));
+    static OURS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\{\{(matrix\.[A-Za-z0-9_-]+|services\.[A-Za-z0-9_-]+\.port)\}\}")
+            .expect("static regex")
+    });
     !OURS.replace_all(body, "").contains("{{")
 }
 
@@ -579,7 +692,10 @@ fn shell_quote(text: &str) -> String {
 
 /// Double quotes, so the `${VAR}` the importer wrote still expands.
 fn shell_quote_expanding(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"").replace('`', "\\`");
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('`', "\\`");
     format!("\"{escaped}\"")
 }
 
@@ -588,10 +704,17 @@ fn flat(node: &Node) -> String {
     match node {
         Node::Scalar(Some(text), _) => text.lines().next().unwrap_or_default().to_owned(),
         Node::Scalar(None, _) => "null".into(),
-        Node::Seq(items, _) => format!("[{}]", items.iter().map(flat).collect::<Vec<_>>().join(", ")),
+        Node::Seq(items, _) => format!(
+            "[{}]",
+            items.iter().map(flat).collect::<Vec<_>>().join(", ")
+        ),
         Node::Map(entries, _) => format!(
             "{{{}}}",
-            entries.iter().map(|(k, v)| format!("{k}: {}", flat(v))).collect::<Vec<_>>().join(", ")
+            entries
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", flat(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

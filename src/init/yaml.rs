@@ -53,7 +53,10 @@ impl Node {
     pub(crate) fn strings(&self) -> Vec<String> {
         match self {
             Node::Scalar(Some(text), _) => vec![text.clone()],
-            Node::Seq(items, _) => items.iter().filter_map(|i| i.str().map(str::to_owned)).collect(),
+            Node::Seq(items, _) => items
+                .iter()
+                .filter_map(|i| i.str().map(str::to_owned))
+                .collect(),
             _ => Vec::new(),
         }
     }
@@ -62,7 +65,10 @@ impl Node {
 /// Parses the first document. Errors carry the line and column.
 pub(crate) fn parse(text: &str) -> Result<Node, String> {
     let docs = MarkedYamlOwned::load_from_str(text).map_err(|e| e.to_string())?;
-    let first = docs.into_iter().next().ok_or_else(|| "the file holds no YAML document".to_owned())?;
+    let first = docs
+        .into_iter()
+        .next()
+        .ok_or_else(|| "the file holds no YAML document".to_owned())?;
     Ok(convert(&first))
 }
 
@@ -80,7 +86,13 @@ fn convert(node: &MarkedYamlOwned) -> Node {
                         Node::Scalar(None, _) => "null".to_owned(),
                         _ => String::new(),
                     };
-                    (key, convert(v))
+                    // A block under a key is named by the key's line.
+                    let value = match convert(v) {
+                        Node::Map(entries, _) => Node::Map(entries, k.span.start.line()),
+                        Node::Seq(items, _) => Node::Seq(items, k.span.start.line()),
+                        scalar => scalar,
+                    };
+                    (key, value)
                 })
                 .collect(),
             line,
@@ -106,7 +118,10 @@ mod tests {
 
     #[test]
     fn lines_and_values() {
-        let node = parse("on: push\njobs:\n  test:\n    steps:\n      - run: echo hi\n    matrix: [3.10, 12]\n").unwrap();
+        let node = parse(
+            "on: push\njobs:\n  test:\n    steps:\n      - run: echo hi\n    matrix: [3.10, 12]\n",
+        )
+        .unwrap();
         let test = node.get("jobs").and_then(|j| j.get("test")).unwrap();
         let step = &test.get("steps").unwrap().items()[0];
         assert_eq!(step.get("run").and_then(Node::str), Some("echo hi"));

@@ -43,8 +43,31 @@ pub struct RunDiff {
 
 /// Variables whose presence often changes how builds and tests behave.
 const INFLUENTIAL: &[&str] = &[
-    "CI", "PATH", "HOME", "LANG", "TZ", "SHELL", "USER", "LD_", "LC_", "RUST", "CARGO", "PYTHON", "PIP_", "VIRTUAL_ENV",
-    "NODE", "NPM_", "JAVA", "MAVEN", "GRADLE", "GO", "DOCKER", "PG", "REDIS", "DATABASE", "TERM",
+    "CI",
+    "PATH",
+    "HOME",
+    "LANG",
+    "TZ",
+    "SHELL",
+    "USER",
+    "LD_",
+    "LC_",
+    "RUST",
+    "CARGO",
+    "PYTHON",
+    "PIP_",
+    "VIRTUAL_ENV",
+    "NODE",
+    "NPM_",
+    "JAVA",
+    "MAVEN",
+    "GRADLE",
+    "GO",
+    "DOCKER",
+    "PG",
+    "REDIS",
+    "DATABASE",
+    "TERM",
 ];
 
 pub fn compare(a: &RunRecord, b: &RunRecord) -> RunDiff {
@@ -104,7 +127,11 @@ fn tools_of_changed(a: &RunRecord, b: &RunRecord) -> BTreeSet<String> {
 
 fn fingerprint(a: &Fingerprint, b: &Fingerprint, hot_tools: &BTreeSet<String>) -> Vec<EnvChange> {
     let mut out = Vec::new();
-    let mut push = |key: String, category: &'static str, va: Option<String>, vb: Option<String>, relevance: u32| {
+    let mut push = |key: String,
+                    category: &'static str,
+                    va: Option<String>,
+                    vb: Option<String>,
+                    relevance: u32| {
         if va != vb {
             out.push(EnvChange {
                 key,
@@ -121,7 +148,9 @@ fn fingerprint(a: &Fingerprint, b: &Fingerprint, hot_tools: &BTreeSet<String>) -
         let ta = a.tools.get(name);
         let tb = b.tools.get(name);
         let version = |t: Option<&super::tools::ToolVersion>| t.and_then(|t| t.version.clone());
-        let pinned = ta.and_then(|t| t.pinned.as_ref()).or(tb.and_then(|t| t.pinned.as_ref()));
+        let pinned = ta
+            .and_then(|t| t.pinned.as_ref())
+            .or(tb.and_then(|t| t.pinned.as_ref()));
         let relevance = if hot_tools.contains(name) {
             100
         } else if pinned.is_some() {
@@ -131,12 +160,36 @@ fn fingerprint(a: &Fingerprint, b: &Fingerprint, hot_tools: &BTreeSet<String>) -
         };
         // A tool that only one run probed says nothing about the machine.
         if ta.is_some() && tb.is_some() {
-            push(format!("tool.{name}"), "tool", version(ta), version(tb), relevance);
+            push(
+                format!("tool.{name}"),
+                "tool",
+                version(ta),
+                version(tb),
+                relevance,
+            );
         }
     }
-    push("os.arch".into(), "os", Some(a.os.arch.clone()), Some(b.os.arch.clone()), 97);
-    push("container.image".into(), "image", a.container.image.clone(), b.container.image.clone(), 90);
-    push("container.image_id".into(), "image", a.container.image_id.clone(), b.container.image_id.clone(), 89);
+    push(
+        "os.arch".into(),
+        "os",
+        Some(a.os.arch.clone()),
+        Some(b.os.arch.clone()),
+        97,
+    );
+    push(
+        "container.image".into(),
+        "image",
+        a.container.image.clone(),
+        b.container.image.clone(),
+        90,
+    );
+    push(
+        "container.image_id".into(),
+        "image",
+        a.container.image_id.clone(),
+        b.container.image_id.clone(),
+        89,
+    );
     push(
         "container.inside".into(),
         "image",
@@ -151,7 +204,13 @@ fn fingerprint(a: &Fingerprint, b: &Fingerprint, hot_tools: &BTreeSet<String>) -
         let vb = b.env.values.get(name).cloned().flatten();
         push(format!("env.{name}"), "env", va, vb, 88);
     }
-    push("git.commit".into(), "git", a.git.commit.clone(), b.git.commit.clone(), 75);
+    push(
+        "git.commit".into(),
+        "git",
+        a.git.commit.clone(),
+        b.git.commit.clone(),
+        75,
+    );
     push(
         "git.dirty".into(),
         "git",
@@ -159,19 +218,53 @@ fn fingerprint(a: &Fingerprint, b: &Fingerprint, hot_tools: &BTreeSet<String>) -
         b.git.dirty.map(|d| d.to_string()),
         74,
     );
-    push("os.name".into(), "os", a.os.name.clone(), b.os.name.clone(), 65);
-    push("os.version".into(), "os", a.os.version.clone(), b.os.version.clone(), 64);
-    push("os.kernel".into(), "os", a.os.kernel.clone(), b.os.kernel.clone(), 55);
-    push("parity.version".into(), "parity", Some(a.parity_version.clone()), Some(b.parity_version.clone()), 60);
+    push(
+        "os.name".into(),
+        "os",
+        a.os.name.clone(),
+        b.os.name.clone(),
+        65,
+    );
+    push(
+        "os.version".into(),
+        "os",
+        a.os.version.clone(),
+        b.os.version.clone(),
+        64,
+    );
+    push(
+        "os.kernel".into(),
+        "os",
+        a.os.kernel.clone(),
+        b.os.kernel.clone(),
+        55,
+    );
+    push(
+        "parity.version".into(),
+        "parity",
+        Some(a.parity_version.clone()),
+        Some(b.parity_version.clone()),
+        60,
+    );
     push("ci".into(), "ci", a.ci.clone(), b.ci.clone(), 50);
 
     let names_a: BTreeSet<&String> = a.env.names.iter().collect();
     let names_b: BTreeSet<&String> = b.env.names.iter().collect();
     for name in names_a.symmetric_difference(&names_b) {
         let upper = name.to_ascii_uppercase();
-        let relevance = if INFLUENTIAL.iter().any(|p| upper.starts_with(p)) { 45 } else { 30 };
+        let relevance = if INFLUENTIAL.iter().any(|p| upper.starts_with(p)) {
+            45
+        } else {
+            30
+        };
         let set = |names: &BTreeSet<&String>| names.contains(name).then(|| "set".to_owned());
-        push(format!("env_name.{name}"), "env_name", set(&names_a), set(&names_b), relevance);
+        push(
+            format!("env_name.{name}"),
+            "env_name",
+            set(&names_a),
+            set(&names_b),
+            relevance,
+        );
     }
     push(
         "machine.cpus".into(),
@@ -187,7 +280,11 @@ fn fingerprint(a: &Fingerprint, b: &Fingerprint, hot_tools: &BTreeSet<String>) -
         b.machine.memory_bytes.map(gib),
         20,
     );
-    out.sort_by(|x, y| y.relevance.cmp(&x.relevance).then_with(|| x.key.cmp(&y.key)));
+    out.sort_by(|x, y| {
+        y.relevance
+            .cmp(&x.relevance)
+            .then_with(|| x.key.cmp(&y.key))
+    });
     out
 }
 
@@ -208,7 +305,12 @@ impl RunDiff {
         if self.jobs.is_empty() {
             out.push_str("  every job has the same result\n");
         }
-        let width = self.jobs.iter().map(|j| j.name.chars().count()).max().unwrap_or(0);
+        let width = self
+            .jobs
+            .iter()
+            .map(|j| j.name.chars().count())
+            .max()
+            .unwrap_or(0);
         for job in &self.jobs {
             let mut line = format!(
                 "  {:<width$}  {} → {}",
@@ -223,13 +325,27 @@ impl RunDiff {
             out.push('\n');
         }
         out.push_str("\nenvironment (most likely relevant first)\n");
-        let entries: Vec<&EnvChange> = self.fingerprint.iter().filter(|e| e.category != "env_name").collect();
+        let entries: Vec<&EnvChange> = self
+            .fingerprint
+            .iter()
+            .filter(|e| e.category != "env_name")
+            .collect();
         if entries.is_empty() && self.fingerprint.is_empty() {
             out.push_str("  no difference\n");
         }
-        let width = entries.iter().map(|e| e.key.chars().count()).max().unwrap_or(0);
+        let width = entries
+            .iter()
+            .map(|e| e.key.chars().count())
+            .max()
+            .unwrap_or(0);
         for entry in &entries {
-            let _ = writeln!(out, "  {:<width$}  {} → {}", entry.key, shown(&entry.a), shown(&entry.b));
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {} → {}",
+                entry.key,
+                shown(&entry.a),
+                shown(&entry.b)
+            );
         }
         let only = |side_a: bool| -> Vec<&str> {
             self.fingerprint
@@ -242,7 +358,12 @@ impl RunDiff {
             if names.is_empty() {
                 continue;
             }
-            let mut list = names.iter().take(NAMES_SHOWN).copied().collect::<Vec<_>>().join(", ");
+            let mut list = names
+                .iter()
+                .take(NAMES_SHOWN)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
             if names.len() > NAMES_SHOWN {
                 let _ = write!(list, " and {} more", names.len() - NAMES_SHOWN);
             }

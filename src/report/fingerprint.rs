@@ -143,14 +143,23 @@ impl Inputs {
                 add(name, None);
             }
         }
-        let declared: Vec<String> =
-            pipeline.secrets.required.iter().chain(&pipeline.secrets.optional).cloned().collect();
+        let declared: Vec<String> = pipeline
+            .secrets
+            .required
+            .iter()
+            .chain(&pipeline.secrets.optional)
+            .cloned()
+            .collect();
         for name in &declared {
             add(name, None);
         }
         Inputs {
             tools: pipeline.tools.clone(),
-            steps: pipeline.jobs.values().flat_map(|j| j.steps.iter().cloned()).collect(),
+            steps: pipeline
+                .jobs
+                .values()
+                .flat_map(|j| j.steps.iter().cloned())
+                .collect(),
             named,
             declared,
             root: pipeline.root.clone(),
@@ -172,7 +181,8 @@ impl Fingerprint {
                 keys.push(key);
             }
         }
-        let mut found: BTreeMap<String, ToolVersion> = tools::probe_all(&keys).into_iter().collect();
+        let mut found: BTreeMap<String, ToolVersion> =
+            tools::probe_all(&keys).into_iter().collect();
         for (key, pin) in &inputs.tools {
             if let Some(tool) = found.get_mut(&tools::canonical(key)) {
                 tool.pinned = Some(pin.clone());
@@ -219,11 +229,13 @@ impl Os {
 
 impl Machine {
     fn read() -> Machine {
-        let memory_bytes = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
-            let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kib * 1024)
-        });
+        let memory_bytes = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|info| {
+                let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+                let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+                Some(kib * 1024)
+            });
         Machine {
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_bytes,
@@ -276,11 +288,17 @@ impl EnvFingerprint {
                 continue;
             }
             // The value steps see at the pipeline level: the file's, else the machine's.
-            let value = file_value.clone().or_else(|| inputs.ambient.get(name).cloned());
+            let value = file_value
+                .clone()
+                .or_else(|| inputs.ambient.get(name).cloned());
             values.insert(name.clone(), value.map(|v| inputs.secrets.mask_str(&v)));
         }
         withheld.sort();
-        EnvFingerprint { names, values, withheld }
+        EnvFingerprint {
+            names,
+            values,
+            withheld,
+        }
     }
 }
 
@@ -288,9 +306,18 @@ impl EnvFingerprint {
 /// masks env-file values by.
 pub fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
-    ["TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL", "AUTH", "PRIVATE"]
-        .iter()
-        .any(|word| upper.contains(word))
+    [
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "KEY",
+        "CREDENTIAL",
+        "AUTH",
+        "PRIVATE",
+    ]
+    .iter()
+    .any(|word| upper.contains(word))
 }
 
 impl Git {

@@ -37,11 +37,11 @@ pub fn render(record: &RunRecord, run_dir: &Path) -> String {
     let critical = critical_path(record);
     let total = total_ms(record);
     let mut out = String::with_capacity(64 * 1024);
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>parity run {id} — {result}</title><style>{STYLE}</style></head><body>\n",
+         <title>parity run {id} — {result}</title><style>{STYLE}</style></head><body>",
         id = text(&record.id),
         result = text(&record.result),
     );
@@ -49,7 +49,14 @@ pub fn render(record: &RunRecord, run_dir: &Path) -> String {
     out.push_str("<section id=\"timeline\"><h2>Timeline</h2><div class=\"gantt\">\n");
     axis(&mut out, total);
     for (index, job) in record.jobs.iter().enumerate() {
-        job_row(&mut out, record, index, job, total, critical.contains(&index));
+        job_row(
+            &mut out,
+            record,
+            index,
+            job,
+            total,
+            critical.contains(&index),
+        );
     }
     if !record.services.is_empty() {
         out.push_str("<div class=\"section-label\">services</div>\n");
@@ -59,7 +66,9 @@ pub fn render(record: &RunRecord, run_dir: &Path) -> String {
                 Some(ready) => format!(
                     "{}: ready after {}",
                     service.name,
-                    short(Duration::from_millis(ready.saturating_sub(service.start_ms)))
+                    short(Duration::from_millis(
+                        ready.saturating_sub(service.start_ms)
+                    ))
                 ),
                 None => format!("{}: {}", service.name, service.result),
             };
@@ -94,21 +103,23 @@ pub fn render(record: &RunRecord, run_dir: &Path) -> String {
     summary(&mut out, record);
     logs(&mut out, record, run_dir);
     fingerprint(&mut out, record);
-    let _ = write!(out, "<script>{SCRIPT}</script>\n</body></html>\n");
+    let _ = writeln!(out, "<script>{SCRIPT}</script>\n</body></html>");
     out
 }
 
 fn header(out: &mut String, record: &RunRecord) {
     let git = &record.fingerprint.git;
     let commit = match (&git.commit, git.dirty) {
-        (Some(commit), Some(true)) => format!(" · commit {} (dirty)", commit.get(..12).unwrap_or(commit)),
+        (Some(commit), Some(true)) => {
+            format!(" · commit {} (dirty)", commit.get(..12).unwrap_or(commit))
+        }
         (Some(commit), _) => format!(" · commit {}", commit.get(..12).unwrap_or(commit)),
         _ => String::new(),
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<header><h1>parity run <code>{id}</code> <span class=\"verdict {result}\">{result_text}</span></h1>\
-         <div class=\"meta\">started {started} · took {took} · {jobs} job{s}{commit} · parity {version}</div></header>\n",
+         <div class=\"meta\">started {started} · took {took} · {jobs} job{s}{commit} · parity {version}</div></header>",
         id = text(&record.id),
         result = attr(&record.result),
         result_text = text(&record.result),
@@ -135,7 +146,14 @@ fn axis(out: &mut String, total: u64) {
     out.push_str("</div>\n");
 }
 
-fn job_row(out: &mut String, record: &RunRecord, index: usize, job: &JobRecord, total: u64, critical: bool) {
+fn job_row(
+    out: &mut String,
+    record: &RunRecord,
+    index: usize,
+    job: &JobRecord,
+    total: u64,
+    critical: bool,
+) {
     let (start, end) = match (job.start_ms, job.end_ms) {
         (Some(start), Some(end)) => (start, end),
         (Some(start), None) => (start, total),
@@ -160,7 +178,10 @@ fn job_row(out: &mut String, record: &RunRecord, index: usize, job: &JobRecord, 
     }
     let mut title = format!("{}: {}", job.name, job.result.replace('_', " "));
     if job.start_ms.is_some() {
-        title.push_str(&format!(" in {}", short(Duration::from_millis(job.duration_ms))));
+        title.push_str(&format!(
+            " in {}",
+            short(Duration::from_millis(job.duration_ms))
+        ));
     }
     if let Some(detail) = &job.detail {
         title.push_str(&format!(" — {detail}"));
@@ -194,7 +215,7 @@ fn job_row(out: &mut String, record: &RunRecord, index: usize, job: &JobRecord, 
             );
         }
     }
-    let _ = write!(out, "{}</a></div></div>\n", text(&label));
+    let _ = writeln!(out, "{}</a></div></div>", text(&label));
 }
 
 fn position(start: u64, end: u64, total: u64) -> String {
@@ -212,10 +233,10 @@ fn summary(out: &mut String, record: &RunRecord) {
         } else {
             "-".to_owned()
         };
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<tr><td><a href=\"#log-{index}\">{name}</a></td><td class=\"result {result}\">{result_text}{cache}</td>\
-             <td>{time}</td><td>{detail}</td></tr>\n",
+             <td>{time}</td><td>{detail}</td></tr>",
             name = text(&job.name),
             result = attr(&job.result),
             result_text = text(&job.result.replace('_', " ")),
@@ -232,17 +253,25 @@ fn logs(out: &mut String, record: &RunRecord, run_dir: &Path) {
         let body = match record.log_path(run_dir, job) {
             Some(path) => match std::fs::read(&path) {
                 Ok(bytes) if bytes.len() > LOG_TAIL => {
-                    let tail = String::from_utf8_lossy(&bytes[bytes.len() - LOG_TAIL..]).into_owned();
-                    format!("[… the first {} bytes are in {}]\n{tail}", bytes.len() - LOG_TAIL, path.display())
+                    let tail =
+                        String::from_utf8_lossy(&bytes[bytes.len() - LOG_TAIL..]).into_owned();
+                    format!(
+                        "[… the first {} bytes are in {}]\n{tail}",
+                        bytes.len() - LOG_TAIL,
+                        path.display()
+                    )
                 }
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(e) => format!("(cannot read {}: {e})", path.display()),
             },
-            None => format!("(no log: {})", job.detail.as_deref().unwrap_or("the job did not run")),
+            None => format!(
+                "(no log: {})",
+                job.detail.as_deref().unwrap_or("the job did not run")
+            ),
         };
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<details id=\"log-{index}\"><summary>{name} — {result}</summary><pre>{body}</pre></details>\n",
+            "<details id=\"log-{index}\"><summary>{name} — {result}</summary><pre>{body}</pre></details>",
             name = text(&job.name),
             result = text(&job.result.replace('_', " ")),
             body = text(&body),
@@ -255,14 +284,25 @@ fn fingerprint(out: &mut String, record: &RunRecord) {
     let fp = &record.fingerprint;
     out.push_str("<section id=\"fingerprint\"><h2>Environment</h2><table>\n");
     let mut row = |key: &str, value: String| {
-        let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>\n", text(key), text(&value));
+        let _ = writeln!(
+            out,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            text(key),
+            text(&value)
+        );
     };
-    row("os", fp.os.name.clone().unwrap_or_else(|| fp.os.family.clone()));
+    row(
+        "os",
+        fp.os.name.clone().unwrap_or_else(|| fp.os.family.clone()),
+    );
     row("kernel", fp.os.kernel.clone().unwrap_or_default());
     row("arch", fp.os.arch.clone());
     row("cpus", fp.machine.cpus.to_string());
     if let Some(bytes) = fp.machine.memory_bytes {
-        row("memory", format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64));
+        row(
+            "memory",
+            format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64),
+        );
     }
     row(
         "container",
@@ -272,12 +312,23 @@ fn fingerprint(out: &mut String, record: &RunRecord) {
             (None, false) => "none".into(),
         },
     );
-    row("ci", fp.ci.clone().unwrap_or_else(|| "no (a local run)".into()));
+    row(
+        "ci",
+        fp.ci.clone().unwrap_or_else(|| "no (a local run)".into()),
+    );
     let git = match (&fp.git.commit, fp.git.dirty) {
         (Some(commit), dirty) => format!(
             "{commit}{}{}",
-            fp.git.branch.as_ref().map(|b| format!(" on {b}")).unwrap_or_default(),
-            if dirty == Some(true) { ", with uncommitted changes" } else { "" }
+            fp.git
+                .branch
+                .as_ref()
+                .map(|b| format!(" on {b}"))
+                .unwrap_or_default(),
+            if dirty == Some(true) {
+                ", with uncommitted changes"
+            } else {
+                ""
+            }
         ),
         (None, _) => "not a git repository".into(),
     };
@@ -285,26 +336,35 @@ fn fingerprint(out: &mut String, record: &RunRecord) {
     row("parity", fp.parity_version.clone());
     out.push_str("</table>\n<h3>Tools</h3><table><tr><th>tool</th><th>version</th><th>pinned</th><th>output</th></tr>\n");
     for (name, tool) in &fp.tools {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
             text(name),
             text(tool.version.as_deref().unwrap_or("-")),
             text(tool.pinned.as_deref().unwrap_or("")),
-            text(tool.output.as_deref().or(tool.error.as_deref()).unwrap_or("")),
+            text(
+                tool.output
+                    .as_deref()
+                    .or(tool.error.as_deref())
+                    .unwrap_or("")
+            ),
         );
     }
     out.push_str("</table>\n<h3>Variables parity.toml names</h3><table>\n");
     for (name, value) in &fp.env.values {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<tr><th>{}</th><td><code>{}</code></td></tr>\n",
+            "<tr><th>{}</th><td><code>{}</code></td></tr>",
             text(name),
             text(value.as_deref().unwrap_or("(unset)"))
         );
     }
     for name in &fp.env.withheld {
-        let _ = write!(out, "<tr><th>{}</th><td>(withheld: secret)</td></tr>\n", text(name));
+        let _ = writeln!(
+            out,
+            "<tr><th>{}</th><td>(withheld: secret)</td></tr>",
+            text(name)
+        );
     }
     let _ = write!(
         out,
@@ -320,8 +380,13 @@ fn fingerprint(out: &mut String, record: &RunRecord) {
 /// The length of the chart: the run, or the last bar if something ended later.
 fn total_ms(record: &RunRecord) -> u64 {
     let ends = record.jobs.iter().filter_map(|j| j.end_ms);
-    let service_ends = record.services.iter().filter_map(|s| s.end_ms.or(s.ready_ms));
-    ends.chain(service_ends).fold(record.duration_ms, u64::max).max(1)
+    let service_ends = record
+        .services
+        .iter()
+        .filter_map(|s| s.end_ms.or(s.ready_ms));
+    ends.chain(service_ends)
+        .fold(record.duration_ms, u64::max)
+        .max(1)
 }
 
 /// The chain of jobs that set the run's length: from the job that ended
@@ -330,7 +395,9 @@ fn total_ms(record: &RunRecord) -> u64 {
 pub fn critical_path(record: &RunRecord) -> HashSet<usize> {
     let mut path = HashSet::new();
     let ran = |i: &usize| record.jobs[*i].end_ms.is_some() && record.jobs[*i].start_ms.is_some();
-    let mut current = (0..record.jobs.len()).filter(ran).max_by_key(|&i| record.jobs[i].end_ms);
+    let mut current = (0..record.jobs.len())
+        .filter(ran)
+        .max_by_key(|&i| record.jobs[i].end_ms);
     while let Some(index) = current {
         if !path.insert(index) {
             break;

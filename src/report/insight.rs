@@ -4,7 +4,7 @@
 //! `report.html` into the run directory, then prunes old runs.
 
 use super::fingerprint::{self, Fingerprint};
-use super::record::{Invocation, RecordInputs, RunRecord, ServiceRecord};
+use super::record::{Invocation, RecordInputs, RunRecord, ServiceTiming};
 use super::recorder::Recorder;
 use super::{html, junit, runs, RunDir};
 use crate::exec::{Observer, Plan, RunSummary};
@@ -29,8 +29,8 @@ pub struct Finished<'a> {
     pub summary: &'a RunSummary,
     pub logs: &'a [PathBuf],
     pub invocation: Invocation,
-    /// Services' start and ready times, when services ran.
-    pub services: Vec<ServiceRecord>,
+    /// Services' start, ready and stop times, when services ran.
+    pub services: Vec<ServiceTiming>,
     /// `--junit FILE`.
     pub junit: Option<&'a Path>,
 }
@@ -38,7 +38,10 @@ pub struct Finished<'a> {
 /// A file the user asked for that could not be written.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 #[error("cannot write the JUnit report to {}", path.display())]
-#[diagnostic(code(parity::junit), help("check that the directory is writable; the run's own copy is in its run directory"))]
+#[diagnostic(
+    code(parity::junit),
+    help("check that the directory is writable; the run's own copy is in its run directory")
+)]
 pub struct JunitError {
     pub path: PathBuf,
     #[source]
@@ -93,7 +96,11 @@ impl Insight {
             timings: &timings,
             logs: run.logs,
             invocation: run.invocation,
-            services: run.services,
+            services: run
+                .services
+                .iter()
+                .map(|s| s.record(self.recorder.started(), &run.run_dir.path))
+                .collect(),
             fingerprint,
             secrets: &self.secrets,
         });
@@ -145,7 +152,10 @@ pub enum InsightError {
     #[diagnostic(transparent)]
     Junit(#[from] JunitError),
     #[error("cannot write {}", path.display())]
-    #[diagnostic(code(parity::write), help("check that the directory exists and is writable"))]
+    #[diagnostic(
+        code(parity::write),
+        help("check that the directory exists and is writable")
+    )]
     Write {
         path: PathBuf,
         #[source]

@@ -34,10 +34,16 @@ pub fn write(report: &Report, path: &Path) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-fn suite(job: &JobRecord, run_start: DateTime<FixedOffset>, timing: Option<&JobTiming>) -> TestSuite {
+fn suite(
+    job: &JobRecord,
+    run_start: DateTime<FixedOffset>,
+    timing: Option<&JobTiming>,
+) -> TestSuite {
     let mut suite = TestSuite::new(job.name.as_str());
     if let Some(start) = job.start_ms {
-        suite.set_timestamp(run_start + chrono::Duration::milliseconds(i64::try_from(start).unwrap_or(0)));
+        suite.set_timestamp(
+            run_start + chrono::Duration::milliseconds(i64::try_from(start).unwrap_or(0)),
+        );
     }
     suite.set_time(Duration::from_millis(job.duration_ms));
     suite.add_property(Property::new("result", job.result.as_str()));

@@ -14,7 +14,7 @@ use crate::secrets::SecretSet;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use thiserror::Error;
 
 /// Bumped when a field changes meaning or goes away; new optional fields do
@@ -125,6 +125,50 @@ pub struct ServiceRecord {
     pub log: Option<String>,
 }
 
+/// A service's life during a run, as the services engine saw it; turned
+/// into a [`ServiceRecord`] with times relative to the run's start.
+#[derive(Debug, Clone)]
+pub struct ServiceTiming {
+    pub name: String,
+    /// `postgres`, `redis`, `command` or `image`.
+    pub kind: String,
+    pub port: Option<u16>,
+    pub started: Instant,
+    /// When its readiness probe first passed; `None`: it never did.
+    pub ready: Option<Instant>,
+    /// When it was stopped; `None`: it was left running.
+    pub stopped: Option<Instant>,
+    pub log: Option<PathBuf>,
+}
+
+impl ServiceTiming {
+    /// The record of this service in a run that started at `run_start`,
+    /// whose directory is `run_dir`.
+    pub fn record(&self, run_start: Instant, run_dir: &Path) -> ServiceRecord {
+        let at = |t: Instant| millis(t.saturating_duration_since(run_start));
+        ServiceRecord {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            port: self.port,
+            start_ms: at(self.started),
+            ready_ms: self.ready.map(at),
+            end_ms: self.stopped.map(at),
+            result: match (self.ready, self.stopped) {
+                (None, _) => "failed",
+                (Some(_), None) => "running",
+                (Some(_), Some(_)) => "ready",
+            }
+            .to_owned(),
+            log: self.log.as_ref().map(|log| {
+                log.strip_prefix(run_dir)
+                    .unwrap_or(log)
+                    .to_string_lossy()
+                    .into_owned()
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Error, miette::Diagnostic)]
 pub enum RecordError {
     #[error("cannot write {}", path.display())]
@@ -135,14 +179,20 @@ pub enum RecordError {
         source: std::io::Error,
     },
     #[error("cannot read the run record {}", path.display())]
-    #[diagnostic(code(parity::record), help("`parity runs` lists the runs that have a record"))]
+    #[diagnostic(
+        code(parity::record),
+        help("`parity runs` lists the runs that have a record")
+    )]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     #[error("{} is not a run record this parity understands", path.display())]
-    #[diagnostic(code(parity::record), help("it may be damaged, or written by another version of parity"))]
+    #[diagnostic(
+        code(parity::record),
+        help("it may be damaged, or written by another version of parity")
+    )]
     Parse {
         path: PathBuf,
         #[source]
@@ -217,7 +267,8 @@ impl RunRecord {
                         }
                     })
                     .collect();
-                let (exit_code, signal, _) = failure.map_or((None, None, None), |end| split_end(end, &mask));
+                let (exit_code, signal, _) =
+                    failure.map_or((None, None, None), |end| split_end(end, &mask));
                 let log = timing.start.and_then(|_| {
                     let path = inputs.logs.get(index)?;
                     let relative = path.strip_prefix(inputs.run_dir).unwrap_or(path);
@@ -226,7 +277,11 @@ impl RunRecord {
                 JobRecord {
                     name: planned.name.clone(),
                     job: planned.job.clone(),
-                    matrix: planned.matrix.iter().map(|(k, v)| (k.clone(), mask(v))).collect(),
+                    matrix: planned
+                        .matrix
+                        .iter()
+                        .map(|(k, v)| (k.clone(), mask(v)))
+                        .collect(),
                     needs: planned
                         .needs
                         .iter()
@@ -288,11 +343,15 @@ impl RunRecord {
             path: path.to_owned(),
             source,
         })?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|source| RecordError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
-        let found = value.get("schema_version").and_then(serde_json::Value::as_u64).unwrap_or(0);
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| RecordError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        let found = value
+            .get("schema_version")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
         if found != u64::from(SCHEMA_VERSION) {
             return Err(RecordError::Version {
                 path: path.to_owned(),
@@ -317,7 +376,10 @@ pub fn result_name(outcome: &Outcome) -> String {
 }
 
 /// Exit code, signal name, or why it never started.
-fn split_end(end: &StepEnd, mask: &dyn Fn(&str) -> String) -> (Option<i32>, Option<String>, Option<String>) {
+fn split_end(
+    end: &StepEnd,
+    mask: &dyn Fn(&str) -> String,
+) -> (Option<i32>, Option<String>, Option<String>) {
     match end {
         StepEnd::Exit(code) => (Some(*code), None, None),
         StepEnd::Signal(number) => {

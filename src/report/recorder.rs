@@ -54,6 +54,11 @@ impl Recorder {
         self.started_at
     }
 
+    /// The monotonic zero of every offset.
+    pub(crate) fn started(&self) -> Instant {
+        self.started
+    }
+
     /// Time since the run started.
     pub(crate) fn elapsed(&self) -> Duration {
         self.started.elapsed()
@@ -65,7 +70,9 @@ impl Recorder {
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<JobTiming>> {
-        self.jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn with_job(&self, job: usize, f: impl FnOnce(&mut JobTiming)) {

@@ -54,7 +54,9 @@ pub fn run_dirs(root: &Path) -> Vec<PathBuf> {
         .filter(|entry| {
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            !name.starts_with('.') && name != "latest" && entry.file_type().is_ok_and(|t| t.is_dir())
+            !name.starts_with('.')
+                && name != "latest"
+                && entry.file_type().is_ok_and(|t| t.is_dir())
         })
         .map(|entry| entry.path())
         .collect();
@@ -67,7 +69,9 @@ pub fn run_dirs(root: &Path) -> Vec<PathBuf> {
 pub fn find(root: &Path, given: &str) -> Result<FoundRun, RunLookupError> {
     let as_path = Path::new(given);
     if as_path.is_file() {
-        let dir = as_path.parent().map_or_else(|| PathBuf::from("."), Path::to_owned);
+        let dir = as_path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_owned);
         return Ok(FoundRun {
             record: RunRecord::read(as_path)?,
             dir,
@@ -79,21 +83,26 @@ pub fn find(root: &Path, given: &str) -> Result<FoundRun, RunLookupError> {
             dir: as_path.to_owned(),
         });
     }
-    let recorded: Vec<PathBuf> = run_dirs(root).into_iter().filter(|d| d.join(FILE_NAME).is_file()).collect();
+    let recorded = recorded_by_start(root);
     let dir = runs_dir(root);
     if recorded.is_empty() {
         return Err(RunLookupError::NoRuns { dir });
     }
     let back = match given {
         "latest" => Some(0),
-        _ => given.strip_prefix("latest~").and_then(|n| n.parse::<usize>().ok()),
+        _ => given
+            .strip_prefix("latest~")
+            .and_then(|n| n.parse::<usize>().ok()),
     };
     let chosen = if let Some(back) = back {
         recorded.iter().rev().nth(back).cloned()
     } else {
         let matches: Vec<&PathBuf> = recorded
             .iter()
-            .filter(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with(given)))
+            .filter(|d| {
+                d.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(given))
+            })
             .collect();
         match matches.as_slice() {
             [one] => Some((*one).clone()),
@@ -123,14 +132,29 @@ pub fn find(root: &Path, given: &str) -> Result<FoundRun, RunLookupError> {
     })
 }
 
+/// Run directories with a record, oldest first by when they started: ids
+/// made in the same second do not sort by time among themselves.
+fn recorded_by_start(root: &Path) -> Vec<PathBuf> {
+    let mut runs: Vec<(String, PathBuf)> = run_dirs(root)
+        .into_iter()
+        .filter_map(|dir| {
+            let text = std::fs::read_to_string(dir.join(FILE_NAME)).ok()?;
+            let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let started = value.get("started_at")?.as_str()?.to_owned();
+            Some((started, dir))
+        })
+        .collect();
+    runs.sort();
+    runs.into_iter().map(|(_, dir)| dir).collect()
+}
+
 /// How many runs to keep: `PARITY_KEEP_RUNS`, else [`DEFAULT_KEEP`].
 /// `0` keeps every run.
 pub fn keep_from_env() -> Result<usize, String> {
     match std::env::var(KEEP_VAR) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map_err(|_| format!("{KEEP_VAR}={text:?} is not a number of runs; keeping the last {DEFAULT_KEEP}")),
+        Ok(text) => text.trim().parse().map_err(|_| {
+            format!("{KEEP_VAR}={text:?} is not a number of runs; keeping the last {DEFAULT_KEEP}")
+        }),
         Err(_) => Ok(DEFAULT_KEEP),
     }
 }
@@ -158,7 +182,11 @@ mod tests {
     #[test]
     fn prune_keeps_the_newest() {
         let root = tempfile::tempdir().unwrap();
-        for id in ["20260101T000000Z-0001", "20260102T000000Z-0001", "20260103T000000Z-0001"] {
+        for id in [
+            "20260101T000000Z-0001",
+            "20260102T000000Z-0001",
+            "20260103T000000Z-0001",
+        ] {
             std::fs::create_dir_all(runs_dir(root.path()).join(id)).unwrap();
         }
         let current = runs_dir(root.path()).join("20260103T000000Z-0001");

@@ -39,7 +39,9 @@ const KNOWN: &[Known] = &[
         aliases: &["python3"],
         program: "python3",
         args: &["--version"],
-        commands: &["python", "python3", "pip", "pip3", "pytest", "uv", "poetry", "tox"],
+        commands: &[
+            "python", "python3", "pip", "pip3", "pytest", "uv", "poetry", "tox",
+        ],
     },
     Known {
         key: "node",
@@ -175,7 +177,9 @@ pub fn probe_all(keys: &[String]) -> Vec<(String, ToolVersion)> {
         .zip(handles)
         .map(|(key, handle)| {
             let found = match handle {
-                Ok(handle) => handle.join().unwrap_or_else(|_| failed("the probe panicked")),
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|_| failed("the probe panicked")),
                 Err(e) => failed(&format!("cannot start a probe thread: {e}")),
             };
             (key.clone(), found)
@@ -197,18 +201,25 @@ pub fn probe(key: &str) -> ToolVersion {
         Some(known) => (known.program, known.args),
         None => (key, &["--version"]),
     };
-    let program = match (key, which::which(program)) {
-        (_, Ok(path)) => path,
-        // Debian keeps the server binaries off PATH.
-        ("postgres", Err(_)) => match postgres_bin("postgres") {
-            Some(path) => path,
-            None => return failed("`postgres` is not installed (not on PATH nor under /usr/lib/postgresql/*/bin)"),
-        },
-        (_, Err(_)) => return failed(&format!("`{program}` is not on PATH")),
-    };
+    let program =
+        match (key, which::which(program)) {
+            (_, Ok(path)) => path,
+            // Debian keeps the server binaries off PATH.
+            ("postgres", Err(_)) => match postgres_bin("postgres") {
+                Some(path) => path,
+                None => return failed(
+                    "`postgres` is not installed (not on PATH nor under /usr/lib/postgresql/*/bin)",
+                ),
+            },
+            (_, Err(_)) => return failed(&format!("`{program}` is not on PATH")),
+        };
     match run_limited(Command::new(&program).args(args), PROBE_LIMIT) {
         Ok(text) => {
-            let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+            let line = text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or_default();
             ToolVersion {
                 version: version_in(&text),
                 output: (!line.is_empty()).then(|| line.to_owned()),
@@ -227,7 +238,13 @@ pub fn postgres_bin(name: &str) -> Option<std::path::PathBuf> {
         .ok()?
         .flatten()
         .filter_map(|entry| {
-            let major: u32 = entry.file_name().to_str()?.split('.').next()?.parse().ok()?;
+            let major: u32 = entry
+                .file_name()
+                .to_str()?
+                .split('.')
+                .next()?
+                .parse()
+                .ok()?;
             let path = entry.path().join("bin").join(name);
             path.is_file().then_some((major, path))
         })
@@ -247,16 +264,56 @@ pub fn version_in(text: &str) -> Option<String> {
 /// stdout followed by stderr (`java -version` prints to stderr).
 pub fn run_limited(command: &mut Command, limit: Duration) -> Result<String, String> {
     let path = format!("{:?}", command.get_program());
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {path}: {e}"))?;
+    // parity is a subreaper that sweeps up children nobody claims while a
+    // run goes on; a probe registers itself so that its exit is left to us.
+    let mut child = {
+        let mut owned = crate::exec::owned_children();
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {path}: {e}"))?;
+        owned.insert(child.id() as i32);
+        child
+    };
+    let result = wait_limited(&mut child, &path, limit);
+    crate::exec::owned_children().remove(&(child.id() as i32));
+    result
+}
+
+fn wait_limited(
+    child: &mut std::process::Child,
+    path: &str,
+    limit: Duration,
+) -> Result<String, String> {
+    // Read both pipes while waiting: `git status` in a big dirty tree can
+    // print more than a pipe holds.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    );
     let deadline = Instant::now() + limit;
-    loop {
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => break status,
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
             Ok(None) => {
                 let _ = child.kill();
@@ -265,15 +322,14 @@ pub fn run_limited(command: &mut Command, limit: Duration) -> Result<String, Str
             }
             Err(e) => return Err(format!("cannot wait for {path}: {e}")),
         }
-    }
-    let output = child.wait_with_output().map_err(|e| format!("cannot read {path}: {e}"))?;
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    if output.status.success() {
+    };
+    let mut text = stdout.join().unwrap_or_default();
+    text.push_str(&stderr.join().unwrap_or_default());
+    if status.success() {
         Ok(text)
     } else {
         let first = text.lines().next().unwrap_or_default().trim().to_owned();
-        Err(format!("{path} failed ({}): {first}", output.status))
+        Err(format!("{path} failed ({status}): {first}"))
     }
 }
 
@@ -283,9 +339,18 @@ mod tests {
 
     #[test]
     fn versions_from_tool_output() {
-        assert_eq!(version_in("rustc 1.95.0 (59807616e 2026-04-14)").as_deref(), Some("1.95.0"));
-        assert_eq!(version_in("go version go1.22.1 linux/amd64").as_deref(), Some("1.22.1"));
-        assert_eq!(version_in("openjdk version \"17.0.9\" 2023-10-17").as_deref(), Some("17.0.9"));
+        assert_eq!(
+            version_in("rustc 1.95.0 (59807616e 2026-04-14)").as_deref(),
+            Some("1.95.0")
+        );
+        assert_eq!(
+            version_in("go version go1.22.1 linux/amd64").as_deref(),
+            Some("1.22.1")
+        );
+        assert_eq!(
+            version_in("openjdk version \"17.0.9\" 2023-10-17").as_deref(),
+            Some("17.0.9")
+        );
         assert_eq!(version_in("v20.11.0").as_deref(), Some("20.11.0"));
         assert_eq!(version_in("no digits"), None);
     }

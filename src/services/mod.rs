@@ -28,7 +28,7 @@ mod values;
 pub use error::ServiceError;
 pub use leftovers::recover;
 pub use local::{Health, LocalServices, Status};
-pub use pool::{ServicePool, StartFailure};
+pub use pool::{Lifetime, ServicePool, StartFailure};
 pub use values::{ServiceValues, Values};
 
 /// Writes a service log to `out` with secrets masked; `follow` keeps going.

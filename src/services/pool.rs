@@ -39,6 +39,22 @@ pub struct StartFailure {
     pub tail: Vec<String>,
 }
 
+/// When a service of the run started, answered its readiness probe and
+/// stopped: the services' bars on the run's timeline.
+#[derive(Debug, Clone)]
+pub struct Lifetime {
+    pub name: String,
+    /// `postgres`, `redis`, `command` or `image`.
+    pub kind: &'static str,
+    pub port: Option<u16>,
+    pub started: Instant,
+    /// `None`: it never became ready.
+    pub ready: Option<Instant>,
+    /// `None`: still running when asked.
+    pub stopped: Option<Instant>,
+    pub log: PathBuf,
+}
+
 /// The services of one run.
 pub struct ServicePool {
     specs: Specs,
@@ -58,6 +74,7 @@ pub struct ServicePool {
     users: Mutex<IndexMap<String, usize>>,
     stoppers: Mutex<Vec<JoinHandle<()>>>,
     active: Option<ActiveRun>,
+    lifetimes: Mutex<Vec<Lifetime>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -129,6 +146,7 @@ impl ServicePool {
             users: Mutex::new(users),
             stoppers: Mutex::new(Vec::new()),
             active: Some(active),
+            lifetimes: Mutex::new(Vec::new()),
         })
     }
 
@@ -219,7 +237,23 @@ impl ServicePool {
             tag: &self.run_id,
             detached: false,
         };
-        match launch::start(spec, &others, &ctx, cancel) {
+        let kind = match &spec.kind {
+            crate::pipeline::ServiceKind::Preset(crate::pipeline::Preset::Postgres) => "postgres",
+            crate::pipeline::ServiceKind::Preset(crate::pipeline::Preset::Redis) => "redis",
+            crate::pipeline::ServiceKind::Command(_) => "command",
+            crate::pipeline::ServiceKind::Image(_) => "image",
+        };
+        let result = launch::start(spec, &others, &ctx, cancel);
+        lock(&self.lifetimes).push(Lifetime {
+            name: name.to_owned(),
+            kind,
+            port: result.as_ref().ok().map(|r| r.values.port),
+            started,
+            ready: result.is_ok().then(Instant::now),
+            stopped: None,
+            log: launch::log_path(&self.log_dir, name),
+        });
+        match result {
             Ok(running) => {
                 note(&format!(
                     "parity: service {name} ready at {} in {}",
@@ -305,6 +339,11 @@ impl ServicePool {
         }
     }
 
+    /// Each service started so far: when it started, was ready, stopped.
+    pub fn lifetimes(&self) -> Vec<Lifetime> {
+        lock(&self.lifetimes).clone()
+    }
+
     /// Stops the named services, dependents first.
     fn stop(&self, names: &[String]) {
         for name in self.order.iter().rev().filter(|n| names.contains(n)) {
@@ -314,6 +353,9 @@ impl ServicePool {
             let mut slot = lock(slot);
             if let Slot::Up(running) = std::mem::replace(&mut *slot, Slot::Stopped) {
                 running.stop();
+                if let Some(life) = lock(&self.lifetimes).iter_mut().rev().find(|l| &l.name == name) {
+                    life.stopped = Some(Instant::now());
+                }
                 if let Some(active) = &self.active {
                     active.remove(name);
                 }

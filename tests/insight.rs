@@ -1,0 +1,489 @@
+//! What a run leaves behind: `run.json` (checked against its published
+//! schema), the JUnit file (read by a real consumer), secrets kept out of
+//! all of it, `parity runs` and pruning, and `parity diff` naming what
+//! changed between two runs.
+
+use crate::harness::{Output, Test, PARITY};
+use std::path::Path;
+use std::process::Command;
+
+/// Runs parity again in a directory an earlier run left, with `env` set.
+pub(crate) fn again(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(PARITY);
+    command.current_dir(dir).args(args);
+    for var in [
+        "GITHUB_ACTIONS",
+        "GITEA_ACTIONS",
+        "PARITY_FILE",
+        "PARITY_KEEP_RUNS",
+    ] {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run parity")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[track_caller]
+fn record(out: &Output) -> serde_json::Value {
+    let text = out.read(".parity/runs/latest/run.json");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("run.json is not JSON: {e}\n{text}"))
+}
+
+fn schema() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/run.schema.json");
+    let text = std::fs::read_to_string(&path).expect("read docs/run.schema.json");
+    serde_json::from_str(&text).expect("the schema is JSON")
+}
+
+#[track_caller]
+fn assert_valid(instance: &serde_json::Value) {
+    let validator = jsonschema::validator_for(&schema()).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "run.json does not match docs/run.schema.json:\n{}",
+        errors.join("\n")
+    );
+}
+
+const MIXED: &str = r#"
+    version = 1
+    [tools]
+    rust = "1.0"
+    [env]
+    GREETING = "hello"
+    [jobs.lint]
+    run = ["echo linting", "sleep 0.2"]
+    [jobs.test]
+    needs = ["lint"]
+    run = "echo testing {{matrix.flavor}}"
+    matrix = { flavor = ["plain", "full"] }
+    [jobs.broken]
+    needs = ["lint"]
+    run = ["echo about to break", "echo broken >&2; exit 7", "echo never"]
+    [jobs.after]
+    needs = ["broken"]
+    run = "echo never"
+    [jobs.optional]
+    switch = "RUN_OPTIONAL"
+    run = "echo optional"
+"#;
+
+#[test]
+fn run_json_matches_its_schema_and_times_every_step() {
+    let out = Test::new()
+        .pipeline(MIXED)
+        .args(["run", "--keep-going"])
+        .run();
+    out.status(1);
+    let record = record(&out);
+    assert_valid(&record);
+
+    assert_eq!(record["result"], "failed");
+    assert_eq!(record["exit_code"], 1);
+    let jobs = record["jobs"].as_array().expect("jobs");
+    let job = |name: &str| {
+        jobs.iter()
+            .find(|j| j["name"] == name)
+            .unwrap_or_else(|| panic!("no job {name} in {record}"))
+    };
+    assert_eq!(job("lint")["result"], "passed");
+    assert_eq!(job("test (flavor=full)")["matrix"]["flavor"], "full");
+    assert_eq!(job("test (flavor=full)")["needs"][0], "lint");
+    assert_eq!(job("after")["result"], "skipped");
+    assert_eq!(job("optional")["result"], "skipped");
+
+    let broken = job("broken");
+    assert_eq!(broken["result"], "failed");
+    assert_eq!(broken["exit_code"], 7);
+    let steps = broken["steps"].as_array().expect("steps");
+    assert_eq!(steps[0]["result"], "passed");
+    assert_eq!(steps[1]["result"], "failed");
+    assert_eq!(steps[1]["exit_code"], 7);
+    assert_eq!(steps[2]["result"], "not_run");
+    assert!(out
+        .run_dir()
+        .join(broken["log"].as_str().expect("log"))
+        .is_file());
+
+    // Steps run in order inside their job, and the job waits for its need.
+    let lint = job("lint");
+    let lint_steps = lint["steps"].as_array().expect("steps");
+    let ms = |v: &serde_json::Value| v.as_u64().unwrap_or_else(|| panic!("not a time: {v}"));
+    assert!(ms(&lint_steps[0]["end_ms"]) <= ms(&lint_steps[1]["start_ms"]));
+    assert!(
+        ms(&lint_steps[1]["end_ms"]) - ms(&lint_steps[1]["start_ms"]) >= 150,
+        "sleep 0.2 took {lint_steps:?}"
+    );
+    assert!(ms(&lint["end_ms"]) <= ms(&broken["start_ms"]));
+
+    let fingerprint = &record["fingerprint"];
+    assert_eq!(fingerprint["tools"]["rust"]["pinned"], "1.0");
+    assert!(
+        fingerprint["tools"]["rust"]["version"].is_string(),
+        "{fingerprint}"
+    );
+    assert_eq!(fingerprint["env"]["values"]["GREETING"], "hello");
+    assert!(fingerprint["env"]["values"]["RUN_OPTIONAL"].is_null());
+    assert!(fingerprint["machine"]["cpus"].as_u64().unwrap_or(0) >= 1);
+    assert!(fingerprint["os"]["arch"].is_string());
+}
+
+#[test]
+fn a_secret_appears_nowhere_in_the_run_dir() {
+    const DECLARED: &str = "s3cr3t-declared-value";
+    const FROM_FILE: &str = "pa55-from-env-file";
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [secrets]
+            required = ["API_TOKEN"]
+            [jobs.leak]
+            cache_env = ["DB_PASSWORD", "REGION"]
+            run = [
+              "echo token=$API_TOKEN password=$DB_PASSWORD region=$REGION",
+              "echo \"again: $API_TOKEN\" >&2; exit 1",
+            ]
+            "#,
+        )
+        .file(
+            ".env.ci.local",
+            &format!("DB_PASSWORD={FROM_FILE}\nREGION=eu-west\n"),
+        )
+        .env("API_TOKEN", DECLARED)
+        .args(["run", "--junit", "reports/junit.xml"])
+        .run();
+    out.status(1);
+    let report = again(out.path(), &["report"], &[]);
+    assert!(
+        report.status.success(),
+        "parity report failed: {}",
+        text(&report.stderr)
+    );
+
+    let files = out.state_files();
+    for name in ["run.json", "junit.xml", "report.html", "leak.log"] {
+        assert!(
+            files.iter().any(|f| f.ends_with(name)),
+            "no {name} in {files:?}"
+        );
+    }
+    for file in files.iter().chain([&out.path().join("reports/junit.xml")]) {
+        let content = String::from_utf8_lossy(&std::fs::read(file).expect("read")).into_owned();
+        for secret in [DECLARED, FROM_FILE] {
+            assert!(
+                !content.contains(secret),
+                "{} holds a secret:\n{content}",
+                file.display()
+            );
+        }
+    }
+    let record = record(&out);
+    assert_valid(&record);
+    let env = &record["fingerprint"]["env"];
+    let withheld: Vec<&str> = env["withheld"]
+        .as_array()
+        .expect("withheld")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        withheld.contains(&"API_TOKEN")
+            && withheld.contains(&"DB_PASSWORD")
+            && withheld.contains(&"REGION"),
+        "{env}"
+    );
+    assert!(
+        env["names"]
+            .as_array()
+            .expect("names")
+            .iter()
+            .any(|n| n == "API_TOKEN"),
+        "names are recorded: {env}"
+    );
+    assert!(out.log("leak").contains("token=***"), "{}", out.log("leak"));
+}
+
+/// Whether a Python with `junitparser` is here; CI installs it.
+fn junitparser() -> bool {
+    let found = Command::new("python3")
+        .args(["-c", "import junitparser"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("SKIPPED: python3 with junitparser is not installed (pip install junitparser)");
+    }
+    found
+}
+
+#[test]
+fn junit_is_read_by_junitparser() {
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.lint]
+            run = ["echo ok", "true"]
+            [jobs.test]
+            needs = ["lint"]
+            run = ["echo before", "echo 'assertion failed: 1 == 2' >&2; exit 101", "echo never"]
+            [jobs.package]
+            needs = ["test"]
+            run = "echo package"
+            "#,
+        )
+        .args(["run", "--keep-going", "--junit", "out/junit.xml"])
+        .run();
+    out.status(1);
+    assert_eq!(
+        out.read("out/junit.xml"),
+        out.read(".parity/runs/latest/junit.xml")
+    );
+    if !junitparser() {
+        return;
+    }
+    let script = r#"
+import sys
+from junitparser import JUnitXml, Failure, Skipped
+xml = JUnitXml.fromfile(sys.argv[1])
+for suite in xml:
+    cases = []
+    for case in suite:
+        kinds = [type(r).__name__ for r in case.result]
+        message = case.result[0].message if case.result else ""
+        text = (case.result[0].text or "") if case.result else ""
+        cases.append(f"{case.name}|{case.classname}|{','.join(kinds)}|{message}|{text.strip()}")
+    print(f"suite {suite.name} tests={suite.tests} failures={suite.failures} skipped={suite.skipped}")
+    for c in cases:
+        print("  " + c)
+"#;
+    let parsed = Command::new("python3")
+        .args(["-c", script])
+        .arg(out.path().join("out/junit.xml"))
+        .output()
+        .expect("run python3");
+    let report = text(&parsed.stdout);
+    assert!(
+        parsed.status.success(),
+        "junitparser failed: {}\n{report}",
+        text(&parsed.stderr)
+    );
+    for expected in [
+        "suite lint tests=2 failures=0 skipped=0",
+        "suite test tests=3 failures=1 skipped=1",
+        "suite package tests=1 failures=0 skipped=1",
+        "step 2: echo 'assertion failed: 1 == 2' >&2; exit 101|test|Failure|step 2 `echo 'assertion failed: 1 == 2' >&2; exit 101` exited with code 101|",
+        "assertion failed: 1 == 2",
+        "step 1: echo package|package|Skipped|job skipped: needs `test`, which did not pass|",
+    ] {
+        assert!(report.contains(expected), "junitparser read no {expected:?}:\n{report}");
+    }
+}
+
+#[test]
+fn runs_lists_recent_runs_and_prunes_old_ones() {
+    let out = Test::new()
+        .pipeline("version = 1\n[jobs.one]\nrun = 'true'\n")
+        .args(["run"])
+        .run();
+    out.status(0);
+    for _ in 0..3 {
+        let next = again(out.path(), &["run"], &[("PARITY_KEEP_RUNS", "2")]);
+        assert!(next.status.success(), "{}", text(&next.stderr));
+    }
+    let listed = again(out.path(), &["runs", "--json"], &[]);
+    let runs: serde_json::Value =
+        serde_json::from_slice(&listed.stdout).expect("runs --json is JSON");
+    let runs = runs.as_array().expect("a list");
+    assert_eq!(runs.len(), 2, "PARITY_KEEP_RUNS=2 keeps two runs: {runs:?}");
+    assert!(runs.iter().all(|r| r["result"] == "passed"));
+    let human = text(&again(out.path(), &["runs"], &[]).stdout);
+    assert!(
+        human.starts_with("run ") && human.contains("1 passed"),
+        "{human}"
+    );
+
+    let bad = again(out.path(), &["report", "nosuchrun"], &[]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("no run `nosuchrun`"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
+
+#[test]
+fn diff_names_the_changed_tool_version_and_env_value() {
+    // A tool whose version the test changes between runs, on PATH first.
+    let tool = "#!/bin/sh\necho \"mytool version $(cat \"$(dirname \"$0\")/version\")\"\n";
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [tools]
+            mytool = "1.0"
+            [jobs.check]
+            cache_env = ["FEATURE_MODE"]
+            run = "test \"$FEATURE_MODE\" = on"
+            [jobs.steady]
+            run = "true"
+            "#,
+        )
+        .file("bin/mytool", tool)
+        .file("bin/version", "1.0.0\n")
+        .run_setup();
+    let bin = out.path().join("bin");
+    std::fs::set_permissions(
+        bin.join("mytool"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let first = again(
+        out.path(),
+        &["run", "--keep-going"],
+        &[("PATH", &path), ("FEATURE_MODE", "on")],
+    );
+    assert!(
+        first.status.success(),
+        "{}{}",
+        text(&first.stdout),
+        text(&first.stderr)
+    );
+    std::fs::write(bin.join("version"), "1.1.0\n").expect("bump the version");
+    let second = again(
+        out.path(),
+        &["run", "--keep-going"],
+        &[("PATH", &path), ("FEATURE_MODE", "off")],
+    );
+    assert_eq!(second.status.code(), Some(1), "{}", text(&second.stdout));
+
+    let diff = again(out.path(), &["diff"], &[]);
+    let human = text(&diff.stdout);
+    assert!(diff.status.success(), "{}", text(&diff.stderr));
+    let line = |start: &str| {
+        human
+            .lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_default()
+    };
+    assert!(
+        line("check ")
+            .ends_with("passed → failed  step 1 `test \"$FEATURE_MODE\" = on` exited with code 1"),
+        "{human}"
+    );
+    assert!(line("tool.mytool ").ends_with(" 1.0.0 → 1.1.0"), "{human}");
+    assert!(line("env.FEATURE_MODE ").ends_with(" on → off"), "{human}");
+    assert!(
+        !human.contains("steady"),
+        "unchanged jobs are not listed:\n{human}"
+    );
+
+    let json = again(out.path(), &["diff", "latest~1", "latest", "--json"], &[]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("diff --json is JSON");
+    let keys: Vec<&str> = json["fingerprint"]
+        .as_array()
+        .expect("fingerprint changes")
+        .iter()
+        .filter_map(|c| c["key"].as_str())
+        .collect();
+    let at = |key: &str| {
+        keys.iter()
+            .position(|k| *k == key)
+            .unwrap_or_else(|| panic!("no {key} in {keys:?}"))
+    };
+    assert!(
+        at("tool.mytool") < at("env.FEATURE_MODE"),
+        "a pinned tool ranks first: {keys:?}"
+    );
+    assert_eq!(json["jobs"][0]["name"], "check");
+    assert_eq!(json["jobs"][0]["b"], "failed");
+
+    // Runs can be named by path too, as a downloaded CI artifact would be.
+    let runs = run_dirs(out.path());
+    let by_path = again(
+        out.path(),
+        &[
+            "diff",
+            &runs[0].join("run.json").display().to_string(),
+            &runs[1].display().to_string(),
+        ],
+        &[],
+    );
+    assert!(
+        text(&by_path.stdout).contains("1.0.0 → 1.1.0"),
+        "{}",
+        text(&by_path.stderr)
+    );
+}
+
+/// Run directories under `dir`, oldest first.
+pub(crate) fn run_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<_> = std::fs::read_dir(dir.join(".parity/runs"))
+        .expect("runs dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !p.is_symlink())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+trait Setup {
+    /// Writes the files without running parity.
+    fn run_setup(self) -> Output;
+}
+
+impl Setup for Test {
+    fn run_setup(self) -> Output {
+        self.args(["--version"]).run()
+    }
+}
+
+#[test]
+fn completions_and_man_page_come_from_the_cli() {
+    let out = Test::new().args(["completions", "bash"]).run();
+    out.status(0)
+        .stdout_contains("_parity()")
+        .stdout_contains("doctor");
+    let script = out.path().join("parity.bash");
+    std::fs::write(&script, &out.stdout).expect("write");
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("bash -n");
+    assert!(
+        syntax.status.success(),
+        "bash rejects the completions: {}",
+        text(&syntax.stderr)
+    );
+    for shell in ["zsh", "fish"] {
+        Test::new()
+            .args(["completions", shell])
+            .run()
+            .status(0)
+            .stdout_contains("diff");
+    }
+    Test::new()
+        .args(["man"])
+        .run()
+        .status(0)
+        .stdout_contains(".TH parity 1")
+        .stdout_contains("report");
+    Test::new().args(["completions", "tcsh"]).run().status(2);
+}
