@@ -10,7 +10,7 @@ use super::service::{self, Endpoint, Placement, ServiceContainers, ServicesMode}
 use super::{caller_user, mount_root, sweep, ContainerError, Engine, Labels};
 use crate::exec::Plan;
 use crate::pipeline::placeholder::render_partial;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, RunnerSource};
 use indexmap::IndexMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -72,12 +72,22 @@ pub fn prepare(
         .collect();
     let order = service::start_order(pipeline, &wanted_services);
 
+    // A Dockerfile runner's first engine call is the image check, which
+    // answers "is the daemon up" too (a failed check pings before building):
+    // one round trip fewer per run, the cheapest part of the overhead budget.
+    let dockerfile_runner = matches!(
+        pipeline.runner.as_ref().map(|r| &r.source),
+        Some(RunnerSource::Dockerfile { .. })
+    );
     let mut engine: Option<Engine> = None;
     let engine_for = |engine: &mut Option<Engine>| -> Result<Engine, ContainerError> {
         if let Some(e) = engine {
             return Ok(e.clone());
         }
-        let found = Engine::detect()?;
+        let found = Engine::find()?;
+        if !dockerfile_runner {
+            found.ping()?;
+        }
         if super::sweep::needed(&pipeline.root) {
             sweep(&found, &pipeline.root);
         }
@@ -123,6 +133,9 @@ pub fn prepare(
         });
     }
     let engine = engine_for(&mut engine)?;
+    if needs_services && dockerfile_runner {
+        engine.ping()?;
+    }
 
     // Images: one check (or build) per distinct image.
     let mut images: Vec<Option<String>> = vec![None; plan.jobs.len()];
@@ -243,6 +256,7 @@ fn ensure(
         return Ok(());
     };
     if rebuild || !image::exists(engine, &build.tag) {
+        engine.ping()?;
         let log = run_dir.join(format!("image-{}.log", &build.hash[..16]));
         say(&format!(
             "building runner image {} (log: {})",
