@@ -7,6 +7,7 @@ mod harness;
 mod cache;
 mod cache_remote;
 mod ci;
+mod container;
 mod deploy;
 mod deploy_stress;
 mod env_files;
