@@ -18,6 +18,11 @@ pub(crate) struct Nginx {
 
 impl Nginx {
     pub(crate) fn start() -> Nginx {
+        Nginx::start_with("")
+    }
+
+    /// `extra` goes into the `/cache/` location (e.g. authentication).
+    pub(crate) fn start_with(extra: &str) -> Nginx {
         let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| Path::new(p).exists())
@@ -27,8 +32,12 @@ impl Nginx {
             let dir = temp("parity-nginx-");
             std::fs::create_dir_all(dir.path().join("www/cache")).expect("nginx root");
             let port = free_port();
-            std::fs::write(dir.path().join("nginx.conf"), config(dir.path(), port))
-                .expect("nginx.conf");
+            let extra = extra.replace("{dir}", &dir.path().display().to_string());
+            std::fs::write(
+                dir.path().join("nginx.conf"),
+                config(dir.path(), port, &extra),
+            )
+            .expect("nginx.conf");
             let child = Command::new(binary)
                 .arg("-p")
                 .arg(dir.path())
@@ -117,7 +126,7 @@ fn free_port() -> u16 {
 }
 
 /// Single-process nginx as the invoking user, everything in `dir`.
-fn config(dir: &Path, port: u16) -> String {
+fn config(dir: &Path, port: u16, extra: &str) -> String {
     let d = dir.display();
     format!(
         r#"daemon off;
@@ -142,6 +151,7 @@ http {{
       dav_methods PUT;
       create_full_put_path on;
       dav_access user:rw group:r all:r;
+      {extra}
     }}
   }}
 }}
@@ -327,4 +337,26 @@ fn a_remote_that_never_answers_times_out_into_a_local_run() {
         "took {:?}\n{out}",
         started.elapsed()
     );
+}
+
+#[test]
+fn basic_auth_comes_from_the_token_variable_and_a_refusal_is_a_warning() {
+    let nginx = Nginx::start_with("auth_basic cache; auth_basic_user_file {dir}/htpasswd;");
+    std::fs::write(nginx.dir.path().join("htpasswd"), "ci:{PLAIN}s3cret\n").expect("htpasswd");
+    let ci = checkout(PIPELINE, &nginx)
+        .env("CI", "true")
+        .env("PARITY_CACHE_TOKEN", "ci:s3cret");
+    ci.run().status(0).result("build", "passed");
+    assert!(
+        !nginx.files().is_empty(),
+        "nothing was uploaded with the credential"
+    );
+    let laptop = checkout(PIPELINE, &nginx).env("PARITY_CACHE_TOKEN", "ci:s3cret");
+    laptop.run().status(0).result("build", "cached");
+    let stranger = checkout(PIPELINE, &nginx).env("PARITY_CACHE_TOKEN", "ci:wrong");
+    let out = stranger.run();
+    out.status(0)
+        .result("build", "passed")
+        .stderr_contains("401");
+    assert_eq!(out.stderr.matches("401").count(), 1, "one warning\n{out}");
 }

@@ -450,8 +450,8 @@ impl CacheSession {
             }
             RemoteError::Status { .. } if !state.warned_status.swap(true, Ordering::Relaxed) => {
                 warn(&format!(
-                    "remote cache: {error}; check [cache] remote and the credential in {}",
-                    DEFAULT_TOKEN_VAR
+                    "remote cache: {error}; check the URL and the credential (the variable \
+                     `[cache] token_env` names, else {DEFAULT_TOKEN_VAR}); continuing without it where it refuses"
                 ));
             }
             RemoteError::Status { .. } => {}

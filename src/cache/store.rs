@@ -29,6 +29,8 @@ const LAYOUT: &str = "v1";
 pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024 * 1024;
 /// Eviction goes this far below the limit, so it does not run every time.
 const GC_TARGET_PERCENT: u64 = 90;
+/// Downloads at least this large are received and hashed on two threads.
+const OVERLAP_FROM: u64 = 4 << 20;
 /// Temporary files older than this were left by a run that died.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
 
@@ -183,7 +185,12 @@ impl Store {
     /// does not match `id`.
     pub(crate) fn put_verified(&self, id: &BlobId, reader: &mut impl Read) -> Result<(), PutError> {
         let mut temp = self.temp().map_err(PutError::Io)?;
-        let got = digest::copy_hashing(reader, &mut temp).map_err(PutError::Io)?;
+        let got = if id.size >= OVERLAP_FROM {
+            digest::copy_hashing_overlapped(reader, temp.as_file_mut())
+        } else {
+            digest::copy_hashing(reader, &mut temp)
+        }
+        .map_err(PutError::Io)?;
         if got != *id {
             return Err(PutError::Corrupt(format!(
                 "expected {} bytes with SHA-256 {}, got {} bytes with SHA-256 {}",

@@ -8,14 +8,14 @@
 use super::digest;
 use super::error::CacheError;
 use super::stat_cache::{now_ns, Stamp, StatCache};
-use globset::{GlobBuilder, GlobSetBuilder};
-use ignore::{WalkBuilder, WalkState};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::Arc;
 
 /// What a file is, as far as the key cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,83 +238,179 @@ impl GlobTable {
         let ids: Vec<u32> = self.patterns.iter().map(|(_, id)| *id).collect();
 
         let starts = walk_roots(root, self.patterns.iter().map(|(p, _)| p.as_str()));
-        let Some((first, rest)) = starts.split_first() else {
-            return Ok(found);
+        let ctx = Walk {
+            root,
+            set: &set,
+            ids: &ids,
+            state_dir: root.join(crate::report::STATE_DIR),
         };
-        let mut walker = WalkBuilder::new(first);
-        for start in rest {
-            walker.add(start);
-        }
-        let state_dir = root.join(crate::report::STATE_DIR);
-        walker
-            .hidden(false)
-            .ignore(false)
-            .git_global(false)
-            .git_ignore(true)
-            .git_exclude(true)
-            .parents(true)
-            .require_git(false)
-            .follow_links(false)
-            .filter_entry(move |entry| entry.file_name() != ".git" && entry.path() != state_dir);
-
-        let (tx, rx) = mpsc::channel::<Result<Found, CacheError>>();
-        walker.build_parallel().run(|| {
-            let tx = tx.clone();
-            let set = &set;
-            let ids = &ids;
-            Box::new(move |entry| {
-                let entry = match entry {
-                    Ok(entry) => entry,
-                    Err(e) => {
-                        if let Some(io) = e.io_error() {
-                            let path = match &e {
-                                ignore::Error::WithPath { path, .. } => path.clone(),
-                                _ => root.to_owned(),
-                            };
-                            let source = std::io::Error::new(io.kind(), io.to_string());
-                            let _ = tx.send(Err(CacheError::Walk { path, source }));
-                            return WalkState::Quit;
-                        }
-                        return WalkState::Continue;
-                    }
-                };
-                if entry.file_type().is_none_or(|t| t.is_dir()) {
-                    return WalkState::Continue;
+        let base = base_ignores(root);
+        let walked: Vec<Result<Vec<Found>, CacheError>> = starts
+            .par_iter()
+            .map(|start| {
+                let mut ignores = base.clone();
+                // `.gitignore` files between the root and the start apply too.
+                let rel = start.strip_prefix(root).unwrap_or(Path::new(""));
+                let parts: Vec<Component<'_>> = rel.components().collect();
+                let mut dir = root.to_owned();
+                if !parts.is_empty() {
+                    push_gitignore(&mut ignores, &dir);
                 }
-                let Ok(rel) = entry.path().strip_prefix(root) else {
-                    return WalkState::Continue;
-                };
-                let matches: Vec<u32> = set.matches(rel).into_iter().map(|i| ids[i]).collect();
-                if matches.is_empty() {
-                    return WalkState::Continue;
+                for part in &parts[..parts.len().saturating_sub(1)] {
+                    dir.push(part);
+                    push_gitignore(&mut ignores, &dir);
                 }
-                let meta = match entry.path().symlink_metadata() {
-                    Ok(meta) => meta,
-                    Err(source) => {
-                        let _ = tx.send(Err(CacheError::Input {
-                            path: entry.path().to_owned(),
-                            source,
-                        }));
-                        return WalkState::Quit;
-                    }
-                };
-                if let Some(kind) = Kind::of(&meta) {
-                    let _ = tx.send(Ok(Found {
-                        path: rel.to_owned(),
-                        kind,
-                        stamp: Stamp::of(&meta),
-                        matches,
-                    }));
-                }
-                WalkState::Continue
+                ctx.dir(start, rel, &ignores)
             })
-        });
-        drop(tx);
-        for item in rx {
-            found.push(item?);
+            .collect();
+        for part in walked {
+            found.extend(part?);
         }
         Ok(found)
     }
+}
+
+/// `.gitignore` matchers in force, outermost first.
+type Ignores = Vec<Arc<Gitignore>>;
+
+/// What every directory of one walk shares.
+struct Walk<'a> {
+    root: &'a Path,
+    set: &'a GlobSet,
+    ids: &'a [u32],
+    state_dir: PathBuf,
+}
+
+impl Walk<'_> {
+    /// Lists `dir` (`rel` under the root), keeps the files a pattern
+    /// matches, and walks its subdirectories in parallel. Entries are
+    /// stat'ed relative to the open directory (`DirEntry::metadata`), which
+    /// spares the kernel a full path lookup per file.
+    fn dir(&self, dir: &Path, rel: &Path, inherited: &Ignores) -> Result<Vec<Found>, CacheError> {
+        let mut ignores;
+        let ignores = if dir.join(".gitignore").is_file() {
+            ignores = inherited.clone();
+            push_gitignore(&mut ignores, dir);
+            &ignores
+        } else {
+            inherited
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(CacheError::Walk {
+                    path: dir.to_owned(),
+                    source,
+                })
+            }
+        };
+        let mut found = Vec::new();
+        let mut subdirs = Vec::new();
+        let mut matches = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|source| CacheError::Walk {
+                path: dir.to_owned(),
+                source,
+            })?;
+            let name = entry.file_name();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = rel.join(&name);
+            if kind.is_dir() {
+                if name == ".git"
+                    || dir.join(&name) == self.state_dir
+                    || ignored(ignores, self.root, &path, true)
+                {
+                    continue;
+                }
+                subdirs.push(path);
+                continue;
+            }
+            self.set.matches_into(&path, &mut matches);
+            if matches.is_empty() || ignored(ignores, self.root, &path, false) {
+                continue;
+            }
+            let meta = entry.metadata().map_err(|source| CacheError::Input {
+                path: self.root.join(&path),
+                source,
+            })?;
+            if let Some(kind) = Kind::of(&meta) {
+                found.push(Found {
+                    path,
+                    kind,
+                    stamp: Stamp::of(&meta),
+                    matches: matches.iter().map(|&i| self.ids[i]).collect(),
+                });
+            }
+        }
+        let nested: Vec<Result<Vec<Found>, CacheError>> = subdirs
+            .par_iter()
+            .map(|sub| self.dir(&self.root.join(sub), sub, ignores))
+            .collect();
+        for part in nested {
+            found.extend(part?);
+        }
+        Ok(found)
+    }
+}
+
+/// Whether git would ignore `rel`: the innermost `.gitignore` that has a
+/// say decides, so a `!pattern` deeper down re-includes.
+fn ignored(ignores: &Ignores, root: &Path, rel: &Path, is_dir: bool) -> bool {
+    if ignores.is_empty() {
+        return false;
+    }
+    let full = root.join(rel);
+    for matcher in ignores.iter().rev() {
+        match matcher.matched(&full, is_dir) {
+            ignore::Match::Ignore(_) => return true,
+            ignore::Match::Whitelist(_) => return false,
+            ignore::Match::None => {}
+        }
+    }
+    false
+}
+
+fn push_gitignore(ignores: &mut Ignores, dir: &Path) {
+    let file = dir.join(".gitignore");
+    if file.is_file() {
+        let mut builder = GitignoreBuilder::new(dir);
+        let _ = builder.add(&file);
+        if let Ok(matcher) = builder.build() {
+            ignores.push(Arc::new(matcher));
+        }
+    }
+}
+
+/// What applies above the pipeline root: the repository's
+/// `.git/info/exclude` and the `.gitignore` files from the repository's top
+/// down to the root's parent. The user's global excludes never apply: they
+/// differ from machine to machine, and keys must not.
+fn base_ignores(root: &Path) -> Ignores {
+    let mut ignores = Ignores::new();
+    let Some(top) = root.ancestors().find(|dir| dir.join(".git").exists()) else {
+        return ignores;
+    };
+    let exclude = top.join(".git/info/exclude");
+    if exclude.is_file() {
+        let mut builder = GitignoreBuilder::new(top);
+        let _ = builder.add(&exclude);
+        if let Ok(matcher) = builder.build() {
+            ignores.push(Arc::new(matcher));
+        }
+    }
+    let mut between: Vec<&Path> = root
+        .ancestors()
+        .skip(1)
+        .take_while(|dir| dir.starts_with(top))
+        .collect();
+    between.reverse();
+    for dir in between {
+        push_gitignore(&mut ignores, dir);
+    }
+    ignores
 }
 
 /// Where the walk starts: the literal leading directories of the patterns,
@@ -392,6 +488,12 @@ mod tests {
         write(root, "Cargo.toml", "toml");
         write(root, ".git/HEAD", "never");
         write(root, "docs/x.md", "x");
+        write(root, "src/deep/.gitignore", "!keep.log\n");
+        write(
+            root,
+            "src/deep/keep.log",
+            "re-included by a deeper .gitignore",
+        );
         let globs: Vec<String> = ["src/**", "Cargo.toml", "docs", "nothing/**", "**/*.rs"]
             .map(String::from)
             .to_vec();
@@ -402,19 +504,24 @@ mod tests {
             .iter()
             .map(|f| f.path.display().to_string())
             .collect();
-        assert_eq!(
-            paths,
-            ["Cargo.toml", "docs/x.md", "src/a.rs", "src/deep/b.rs"]
-        );
+        let expected = [
+            "Cargo.toml",
+            "docs/x.md",
+            "src/a.rs",
+            "src/deep/.gitignore",
+            "src/deep/b.rs",
+            "src/deep/keep.log",
+        ];
+        assert_eq!(paths, expected);
         assert_eq!(snap.unmatched, ["nothing/**"]);
         let rs: Vec<usize> = snap.select(&["**/*.rs".to_owned()]);
-        assert_eq!(rs, [2, 3]);
+        assert_eq!(rs, [2, 4]);
         assert_eq!(
             snap.select(&["docs".to_owned(), "Cargo.toml".to_owned()]),
             [0, 1]
         );
         // Unchanged files come from the stat cache the second time.
         let again = Snapshot::take(root, &globs, &mut cache).unwrap();
-        assert_eq!(again.files.len(), 4);
+        assert_eq!(again.files.len(), 6);
     }
 }
