@@ -100,10 +100,7 @@ fn gitlab_gets_collapsible_sections() {
                 ran.stdout[..start].ends_with(|c: char| c.is_ascii_digit()),
                 "{ran}"
             );
-            assert!(
-                ran.stdout.contains(&format!("\x1b[0Ksection_end:")),
-                "{ran}"
-            );
+            assert!(ran.stdout.contains("\x1b[0Ksection_end:"), "{ran}");
             let end = ran.stdout[start..]
                 .find("section_end:")
                 .map(|e| start + e)
