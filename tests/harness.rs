@@ -37,6 +37,8 @@ const SCRUBBED: &[&str] = &[
     "DRY_RUN",
     "RUN_X",
     "NPM_TOKEN_T",
+    "PARITY_CACHE_URL",
+    "PARITY_CACHE_TOKEN",
 ];
 
 /// A pipeline in a temporary directory and the command to run on it.
@@ -107,6 +109,9 @@ impl Test {
         for var in SCRUBBED {
             command.env_remove(var);
         }
+        // Jobs with `inputs` are cached: never in the user's cache, and never
+        // shared between tests (`.parity/` is not walked for inputs).
+        command.env("XDG_CACHE_HOME", self.dir.path().join(".parity/xdg-cache"));
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         let started = Instant::now();
         let mut child = command.spawn().expect("start parity");

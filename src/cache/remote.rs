@@ -254,7 +254,7 @@ pub(crate) fn configure(
         .get(TIMEOUT_VAR)
         .and_then(|t| t.trim().parse::<f64>().ok())
         .filter(|t| *t > 0.0)
-        .map(Duration::from_secs_f64);
+        .and_then(|t| Duration::try_from_secs_f64(t).ok());
     // `CI=true` as every CI system sets it; anything but empty/0/false/no/off.
     let ci = ambient.get("CI").is_some_and(|v| {
         !matches!(

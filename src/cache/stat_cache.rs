@@ -57,7 +57,7 @@ impl Stamp {
         } else {
             FINE_WINDOW
         };
-        seen_ns - changed > window
+        seen_ns.saturating_sub(changed) > window
     }
 }
 
