@@ -243,10 +243,9 @@ fn check_job(plan: &CiPlan) -> Map {
             .set("run", "parity check")
             .into(),
     );
-    let _ = plan;
     Map::new()
         .set("name", "parity check")
-        .set("runs-on", super::model::DEFAULT_RUNNER)
+        .set("runs-on", plan.usual_runner())
         .set("steps", steps)
 }
 

@@ -3,7 +3,7 @@
 
 use super::caches::{self, ToolCache};
 use super::CiError;
-use crate::pipeline::{Job, Matrix, Pipeline, Preset, ServiceKind};
+use crate::pipeline::{Job, Matrix, Pipeline, Preset, Profile, ServiceKind};
 use crate::secrets::jobs_needing;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -68,11 +68,10 @@ pub(crate) struct Need {
 impl CiPlan {
     pub(crate) fn new(pipeline: &Pipeline, repo_root: &Path) -> Result<CiPlan, CiError> {
         let profile = pipeline.profiles.get(CI_PROFILE);
-        let included = |job: &Job| {
-            profile.is_none_or(|p| {
-                !p.skip.contains(&job.name) && (p.only.is_empty() || p.only.contains(&job.name))
-            })
-        };
+        // As `parity run --profile ci` selects: `only` and what it needs,
+        // less what `skip` names.
+        let selected = selected_jobs(pipeline, profile);
+        let included = |job: &Job| selected.contains(&job.name.as_str());
         let enabled = |switch: &str| profile.is_some_and(|p| p.enable.iter().any(|e| e == switch));
         let container = profile.and_then(|p| p.container).unwrap_or(false);
 
@@ -176,6 +175,23 @@ impl CiPlan {
         })
     }
 
+    /// The runner most jobs use (the first of the most used), for jobs of
+    /// parity's own such as `parity check`.
+    pub(crate) fn usual_runner(&self) -> &str {
+        let mut best = (DEFAULT_RUNNER, 0);
+        for job in &self.jobs {
+            let count = self
+                .jobs
+                .iter()
+                .filter(|j| j.runs_on == job.runs_on)
+                .count();
+            if count > best.1 {
+                best = (job.runs_on.as_str(), count);
+            }
+        }
+        best.0
+    }
+
     pub(crate) fn has_publish(&self) -> bool {
         self.jobs.iter().any(|j| j.publish)
     }
@@ -225,6 +241,32 @@ fn shell_word(text: &str) -> String {
     shlex::try_quote(text)
         .map(|q| q.into_owned())
         .unwrap_or_else(|_| format!("'{text}'"))
+}
+
+/// The jobs a run with `profile` covers: all, or its `only` jobs and
+/// everything they need; less its `skip` jobs.
+fn selected_jobs<'p>(pipeline: &'p Pipeline, profile: Option<&Profile>) -> Vec<&'p str> {
+    let mut selected: Vec<&str> = match profile.filter(|p| !p.only.is_empty()) {
+        None => pipeline.jobs.keys().map(String::as_str).collect(),
+        Some(p) => {
+            let mut found: Vec<&str> = Vec::new();
+            let mut stack: Vec<&str> = p.only.iter().map(String::as_str).collect();
+            while let Some(name) = stack.pop() {
+                let Some((name, job)) = pipeline.jobs.get_key_value(name) else {
+                    continue;
+                };
+                if !found.contains(&name.as_str()) {
+                    found.push(name);
+                    stack.extend(job.needs.iter().map(String::as_str));
+                }
+            }
+            found
+        }
+    };
+    if let Some(p) = profile {
+        selected.retain(|name| !p.skip.iter().any(|s| s == name));
+    }
+    selected
 }
 
 /// Matrix values land in a single-quoted shell word and in YAML; a quote or
@@ -308,6 +350,36 @@ fn unique_id(name: &str, taken: &mut BTreeSet<String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ci_profile_selects_as_a_run_would() {
+        let pipeline = Pipeline::parse(
+            Path::new("/repo/parity.toml"),
+            r#"
+version = 1
+[profiles.ci]
+only = ["package"]
+skip = ["lint"]
+[jobs.lint]
+run = "lint"
+[jobs.build]
+needs = ["lint"]
+run = "build"
+[jobs.package]
+needs = ["build"]
+run = "package"
+[jobs.docs]
+run = "docs"
+"#
+            .to_owned(),
+        )
+        .expect("valid pipeline");
+        let plan = CiPlan::new(&pipeline, Path::new("/repo")).expect("plan");
+        let ids: Vec<&str> = plan.jobs.iter().map(|j| j.id.as_str()).collect();
+        assert_eq!(ids, ["build", "package"]);
+        assert!(plan.jobs[0].needs.is_empty(), "a skipped need is dropped");
+        assert_eq!(plan.profile, Some(CI_PROFILE));
+    }
 
     #[test]
     fn ids_are_valid_and_unique() {
