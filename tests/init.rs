@@ -61,10 +61,19 @@ fn a_cargo_crate() {
             "//! A sample.\n\n/// Adds.\npub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn adds() {\n        assert_eq!(super::add(2, 2), 4);\n    }\n}\n",
         )
         .env("CARGO_TARGET_DIR", &std::env::temp_dir().join("parity-init-sample-target").display().to_string());
-    let (_, pipeline) = init_list_run(test, true);
+    let (out, pipeline) = init_list_run(test, true);
     assert!(
         pipeline.contains("[jobs.test]") && pipeline.contains("cargo test"),
         "{pipeline}"
+    );
+    // The commented-out `inputs` hints land in their own job once uncommented.
+    let uncommented = pipeline.replace("# inputs = ", "inputs = ");
+    std::fs::write(out.path().join("parity.toml"), uncommented).expect("write");
+    let list = again(out.path(), &["list"], &[]);
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
     );
     assert!(
         pipeline.contains("rust = \""),

@@ -414,13 +414,19 @@ fn diff_names_the_changed_tool_version_and_env_value() {
     assert_eq!(json["jobs"][0]["b"], "failed");
 
     // Runs can be named by path too, as a downloaded CI artifact would be.
-    let runs = run_dirs(out.path());
+    let listed = again(out.path(), &["runs", "--json"], &[]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("runs --json");
+    let dir = |n: usize| {
+        let id = listed[n]["id"].as_str().expect("an id");
+        out.path().join(".parity/runs").join(id)
+    };
+    let (older, newer) = (dir(1), dir(0));
     let by_path = again(
         out.path(),
         &[
             "diff",
-            &runs[0].join("run.json").display().to_string(),
-            &runs[1].display().to_string(),
+            &older.join("run.json").display().to_string(),
+            &newer.display().to_string(),
         ],
         &[],
     );
@@ -429,18 +435,6 @@ fn diff_names_the_changed_tool_version_and_env_value() {
         "{}",
         text(&by_path.stderr)
     );
-}
-
-/// Run directories under `dir`, oldest first.
-pub(crate) fn run_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut dirs: Vec<_> = std::fs::read_dir(dir.join(".parity/runs"))
-        .expect("runs dir")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir() && !p.is_symlink())
-        .collect();
-    dirs.sort();
-    dirs
 }
 
 trait Setup {
@@ -486,4 +480,45 @@ fn completions_and_man_page_come_from_the_cli() {
         .stdout_contains(".TH parity 1")
         .stdout_contains("report");
     Test::new().args(["completions", "tcsh"]).run().status(2);
+}
+
+#[test]
+fn services_are_on_the_record_and_the_timeline() {
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [services.cache]
+            preset = "redis"
+            [jobs.ping]
+            services = ["cache"]
+            run = "redis-cli -p \"$CACHE_PORT\" ping | grep PONG"
+            "#,
+        )
+        .args(["run"])
+        .run();
+    out.status(0);
+    let record = record(&out);
+    assert_valid(&record);
+    let service = &record["services"][0];
+    assert_eq!(service["name"], "cache", "{record}");
+    assert_eq!(service["kind"], "redis");
+    assert_eq!(service["result"], "ready");
+    let ms = |key: &str| {
+        service[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {key}: {service}"))
+    };
+    assert!(
+        ms("start_ms") <= ms("ready_ms") && ms("ready_ms") <= ms("end_ms"),
+        "{service}"
+    );
+    let job_start = record["jobs"][0]["start_ms"].as_u64().unwrap_or_default();
+    assert!(
+        ms("end_ms") >= job_start,
+        "the service outlives the start of the job using it: {record}"
+    );
+    let page = again(out.path(), &["report", "-o", "page.html"], &[]);
+    assert!(page.status.success(), "{}", text(&page.stderr));
+    assert!(out.read("page.html").contains("data-service=\"cache\""));
 }

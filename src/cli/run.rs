@@ -206,6 +206,7 @@ pub(super) fn run_in(
     }
     let insight = Insight::start(&pipeline, &ambient, &env_values, &secrets.set, console.clone(), plan.jobs.len());
     let summary = exec::run(&plan, &ctx, insight.observer()).map_err(Error::Start)?;
+    let runner_images = super::cache::runner_images(&plan, containers.sandbox.as_deref()).into_values().collect();
     drop(containers);
     if let Some(cache) = &cache {
         cache.finish();
@@ -234,6 +235,7 @@ pub(super) fn run_in(
         invocation,
         services: service_timings(ctx.services.as_deref()),
         junit: args.junit.as_deref(),
+        runner_images,
     };
     if let Err(e) = actions::write_results(&summary.results, verdict(summary.exit_code()), summary.duration, &secrets.set) {
         console.warn(&format!("cannot write the step summary or outputs: {e}"));

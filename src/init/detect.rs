@@ -144,7 +144,7 @@ pub(crate) fn draft(root: &Path) -> Draft {
                 job.services = services.iter().map(|s| s.name.clone()).collect();
             }
             if !stack.inputs.is_empty() {
-                job.comments.push(format!(
+                job.hints.push(format!(
                     "Uncomment to skip this job when none of its inputs changed:\ninputs = [{}]",
                     stack
                         .inputs

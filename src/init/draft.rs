@@ -31,7 +31,11 @@ pub(crate) struct ServiceDraft {
 #[derive(Debug, Default)]
 pub(crate) struct JobDraft {
     pub(crate) name: String,
+    /// Above the `[jobs.NAME]` header.
     pub(crate) comments: Vec<String>,
+    /// Inside the table, right under its header: commented-out keys a
+    /// person may turn on, which must land in this table when uncommented.
+    pub(crate) hints: Vec<String>,
     pub(crate) needs: Vec<String>,
     pub(crate) steps: Vec<StepDraft>,
     pub(crate) env: Vec<(String, String)>,
@@ -187,6 +191,9 @@ fn render_job(out: &mut String, job: &JobDraft) {
         comment(out, "", line);
     }
     let _ = writeln!(out, "[jobs.{}]", key(&job.name));
+    for line in &job.hints {
+        comment(out, "", line);
+    }
     if !job.needs.is_empty() {
         let _ = writeln!(out, "needs = {}", list(&job.needs));
     }

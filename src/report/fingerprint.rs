@@ -59,9 +59,9 @@ pub struct Machine {
 pub struct Container {
     /// Whether parity itself ran inside a container.
     pub inside: bool,
-    /// The runner image parity ran in (`PARITY_RUNNER_IMAGE`, set by
-    /// `parity run --container`), or the CI runner image (`ImageOS`/`ImageVersion`
-    /// on GitHub-hosted runners).
+    /// The runner image the jobs ran in (`parity run --container`), else
+    /// the image parity itself ran in (`PARITY_RUNNER_IMAGE`), else the CI
+    /// runner image (`ImageOS`/`ImageVersion` on GitHub-hosted runners).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// The image's content id, when known (`PARITY_RUNNER_IMAGE_ID`).

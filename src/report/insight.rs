@@ -33,6 +33,8 @@ pub struct Finished<'a> {
     pub services: Vec<ServiceTiming>,
     /// `--junit FILE`.
     pub junit: Option<&'a Path>,
+    /// The runner images jobs ran in (`--container`), by reference.
+    pub runner_images: Vec<String>,
 }
 
 /// A file the user asked for that could not be written.
@@ -81,10 +83,18 @@ impl Insight {
     /// `--junit` file that cannot be written is an error, since CI would
     /// otherwise report on nothing.
     pub fn finish(self, run: Finished<'_>, warn: &dyn Observer) -> Result<(), JunitError> {
-        let fingerprint = self
+        let mut fingerprint = self
             .fingerprint
             .and_then(|handle| handle.join().ok())
             .unwrap_or_default();
+        // Jobs that ran in the runner image ran in that environment, not
+        // in the one parity itself ran in.
+        if !run.runner_images.is_empty() {
+            let mut images = run.runner_images.clone();
+            images.sort();
+            images.dedup();
+            fingerprint.container.image = Some(images.join(", "));
+        }
         let timings = self.recorder.timings();
         let record = RunRecord::build(RecordInputs {
             id: &run.run_dir.id,

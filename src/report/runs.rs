@@ -45,9 +45,11 @@ pub fn runs_dir(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join("runs")
 }
 
-/// Run directories, oldest first. Ids sort by time.
+/// Run directories, oldest first. Ids sort by time only to the second, so
+/// runs are ordered by their record's start time, or (no record yet: still
+/// running, or killed) by when their directory last changed.
 pub fn run_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs_dir(root))
+    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(runs_dir(root))
         .into_iter()
         .flatten()
         .flatten()
@@ -58,10 +60,27 @@ pub fn run_dirs(root: &Path) -> Vec<PathBuf> {
                 && name != "latest"
                 && entry.file_type().is_ok_and(|t| t.is_dir())
         })
-        .map(|entry| entry.path())
+        .map(|entry| {
+            let dir = entry.path();
+            (started(&dir).unwrap_or_else(|| changed(&entry)), dir)
+        })
         .collect();
     dirs.sort();
-    dirs
+    dirs.into_iter().map(|(_, dir)| dir).collect()
+}
+
+/// `started_at` from a run directory's record.
+fn started(dir: &Path) -> Option<std::time::SystemTime> {
+    let text = std::fs::read_to_string(dir.join(FILE_NAME)).ok()?;
+    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    humantime::parse_rfc3339(value.get("started_at")?.as_str()?).ok()
+}
+
+fn changed(entry: &std::fs::DirEntry) -> std::time::SystemTime {
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .unwrap_or(std::time::UNIX_EPOCH)
 }
 
 /// Finds a run by id, unique id prefix, `latest`, `latest~N` (N runs before
@@ -83,7 +102,10 @@ pub fn find(root: &Path, given: &str) -> Result<FoundRun, RunLookupError> {
             dir: as_path.to_owned(),
         });
     }
-    let recorded = recorded_by_start(root);
+    let recorded: Vec<PathBuf> = run_dirs(root)
+        .into_iter()
+        .filter(|d| d.join(FILE_NAME).is_file())
+        .collect();
     let dir = runs_dir(root);
     if recorded.is_empty() {
         return Err(RunLookupError::NoRuns { dir });
@@ -132,22 +154,6 @@ pub fn find(root: &Path, given: &str) -> Result<FoundRun, RunLookupError> {
     })
 }
 
-/// Run directories with a record, oldest first by when they started: ids
-/// made in the same second do not sort by time among themselves.
-fn recorded_by_start(root: &Path) -> Vec<PathBuf> {
-    let mut runs: Vec<(String, PathBuf)> = run_dirs(root)
-        .into_iter()
-        .filter_map(|dir| {
-            let text = std::fs::read_to_string(dir.join(FILE_NAME)).ok()?;
-            let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-            let started = value.get("started_at")?.as_str()?.to_owned();
-            Some((started, dir))
-        })
-        .collect();
-    runs.sort();
-    runs.into_iter().map(|(_, dir)| dir).collect()
-}
-
 /// How many runs to keep: `PARITY_KEEP_RUNS`, else [`DEFAULT_KEEP`].
 /// `0` keeps every run.
 pub fn keep_from_env() -> Result<usize, String> {
@@ -180,21 +186,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prune_keeps_the_newest() {
+    fn prune_keeps_the_newest_by_start_time() {
         let root = tempfile::tempdir().unwrap();
-        for id in [
-            "20260101T000000Z-0001",
-            "20260102T000000Z-0001",
-            "20260103T000000Z-0001",
+        // Same second, salts out of time order: the record's start decides.
+        for (id, started) in [
+            ("20260101T000000Z-ffff", "2026-01-01T00:00:00.100Z"),
+            ("20260101T000000Z-0001", "2026-01-01T00:00:00.200Z"),
+            ("20260101T000000Z-8888", "2026-01-01T00:00:00.300Z"),
         ] {
-            std::fs::create_dir_all(runs_dir(root.path()).join(id)).unwrap();
+            let dir = runs_dir(root.path()).join(id);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join(FILE_NAME),
+                format!("{{\"started_at\": \"{started}\"}}"),
+            )
+            .unwrap();
         }
-        let current = runs_dir(root.path()).join("20260103T000000Z-0001");
+        let current = runs_dir(root.path()).join("20260101T000000Z-8888");
         assert_eq!(prune(root.path(), 2, &current), 1);
         let left: Vec<String> = run_dirs(root.path())
             .iter()
             .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(left, ["20260102T000000Z-0001", "20260103T000000Z-0001"]);
+        assert_eq!(left, ["20260101T000000Z-0001", "20260101T000000Z-8888"]);
     }
 }
