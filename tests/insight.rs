@@ -522,3 +522,18 @@ fn services_are_on_the_record_and_the_timeline() {
     assert!(page.status.success(), "{}", text(&page.stderr));
     assert!(out.read("page.html").contains("data-service=\"cache\""));
 }
+
+#[test]
+fn a_junit_file_that_cannot_be_written_fails_the_run_after_the_summary() {
+    let out = Test::new()
+        .pipeline("version = 1\n[jobs.a]\nrun = 'true'\n")
+        .args(["run", "--junit", "parity.toml/junit.xml"])
+        .run();
+    out.status(1)
+        .stdout_contains("passed in")
+        .stderr_contains("cannot write the JUnit report to parity.toml/junit.xml");
+    assert!(
+        out.exists(".parity/runs/latest/junit.xml"),
+        "the run's own copy is written"
+    );
+}

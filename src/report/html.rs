@@ -97,8 +97,12 @@ pub fn render(record: &RunRecord, run_dir: &Path) -> String {
          <i style=\"background:var(--cancelled)\"></i>cancelled\
          <i style=\"background:var(--cached)\"></i>cache hit\
          <i style=\"background:var(--skipped)\"></i>skipped\
-         <i style=\"box-shadow:0 0 0 2px var(--critical)\"></i>critical path</p>\n",
+         <i style=\"box-shadow:0 0 0 2px var(--critical)\"></i>critical path",
     );
+    if !record.services.is_empty() {
+        out.push_str("<i style=\"background:var(--service)\"></i>service, white tick when ready");
+    }
+    out.push_str("</p>\n");
     out.push_str("</div></section>\n");
     summary(&mut out, record);
     logs(&mut out, record, run_dir);
