@@ -353,7 +353,11 @@ impl ServicePool {
             let mut slot = lock(slot);
             if let Slot::Up(running) = std::mem::replace(&mut *slot, Slot::Stopped) {
                 running.stop();
-                if let Some(life) = lock(&self.lifetimes).iter_mut().rev().find(|l| &l.name == name) {
+                if let Some(life) = lock(&self.lifetimes)
+                    .iter_mut()
+                    .rev()
+                    .find(|l| &l.name == name)
+                {
                     life.stopped = Some(Instant::now());
                 }
                 if let Some(active) = &self.active {
