@@ -245,6 +245,15 @@ fn a_deleted_output_is_restored_with_its_mode() {
         "alpha\nbeta\n",
         "a changed output is put back"
     );
+    // Same size, same second: the stamp (ctime, inode) still gives it away.
+    repo.run().status(0).result("build", "cached");
+    repo.write("dist/app", "alpha\nbetA\n");
+    repo.run().status(0).result("build", "cached");
+    assert_eq!(
+        repo.read("dist/app"),
+        "alpha\nbeta\n",
+        "a same-size edit is put back"
+    );
     assert_eq!(runs(&repo, "build"), 1);
 }
 

@@ -24,6 +24,20 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The 32 bytes a 64-digit hex digest stands for.
+pub(crate) fn unhex32(text: &str) -> Option<[u8; 32]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let digit = |b: u8| (b as char).to_digit(16);
+        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+    }
+    Some(out)
+}
+
 /// Whether `text` is a 64-digit lower-case hex digest: anything else from a
 /// cache entry is refused before it becomes part of a path or a URL.
 pub(crate) fn is_hex64(text: &str) -> bool {
@@ -177,5 +191,7 @@ mod tests {
         );
         assert!(is_hex64(&sha256_bytes(b"x").sha256));
         assert!(!is_hex64("../../etc/passwd"));
+        let id = sha256_bytes(b"x");
+        assert_eq!(unhex32(&id.sha256).map(|b| hex(&b)), Some(id.sha256));
     }
 }

@@ -4,6 +4,7 @@
 
 use super::digest::{self, BlobId};
 use super::entry::{safe_relative, OutputEntry};
+use super::stat_cache::{now_ns, Stamp};
 use super::store::Store;
 use globset::{GlobBuilder, GlobSetBuilder};
 use std::io;
@@ -110,6 +111,14 @@ fn collect_glob(root: &Path, pattern: &str, found: &mut Vec<Collected>) {
     }
 }
 
+/// Remembers which SHA-256 an output file had at a given stamp, so files
+/// already in place are not read again on every hit.
+pub(crate) trait OutputStamps {
+    fn known(&self, rel: &Path, stamp: &Stamp) -> Option<String>;
+    /// `seen_at_ns`: when the file was stat'ed, before it was read.
+    fn learn(&self, rel: &Path, stamp: Stamp, seen_at_ns: i64, sha256: &str);
+}
+
 /// What a restore did.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Restored {
@@ -162,10 +171,19 @@ pub(crate) fn restore(
     outputs: &[OutputEntry],
     store: &Store,
     trusted: &dyn Fn(&BlobId) -> bool,
+    stamps: &dyn OutputStamps,
 ) -> Result<Restored, RestoreError> {
     let mut staged = Vec::new();
     let mut report = Restored::default();
-    let result = stage_all(root, outputs, store, trusted, &mut staged, &mut report);
+    let result = stage_all(
+        root,
+        outputs,
+        store,
+        trusted,
+        stamps,
+        &mut staged,
+        &mut report,
+    );
     if let Err(e) = result {
         for change in staged {
             if let Staged::Symlink(temp, _) = change {
@@ -199,6 +217,7 @@ fn stage_all(
     outputs: &[OutputEntry],
     store: &Store,
     trusted: &dyn Fn(&BlobId) -> bool,
+    stamps: &dyn OutputStamps,
     staged: &mut Vec<Staged>,
     report: &mut Restored,
 ) -> Result<(), RestoreError> {
@@ -234,10 +253,24 @@ fn stage_all(
             }
             (Some(blob), None) => {
                 let mode = output.mode.unwrap_or(0o644) & 0o7777;
-                let same = existing
+                let same = match existing
                     .as_ref()
-                    .is_some_and(|m| m.is_file() && m.len() == blob.size)
-                    && digest::sha256_file(&dest).is_ok_and(|id| id == *blob);
+                    .filter(|m| m.is_file() && m.len() == blob.size)
+                {
+                    None => false,
+                    Some(meta) => {
+                        let stamp = Stamp::of(meta);
+                        if stamps.known(&rel, &stamp).as_deref() == Some(blob.sha256.as_str()) {
+                            true
+                        } else {
+                            let seen = now_ns();
+                            digest::sha256_file(&dest).is_ok_and(|id| {
+                                stamps.learn(&rel, stamp, seen, &id.sha256);
+                                id == *blob
+                            })
+                        }
+                    }
+                };
                 if same {
                     if existing.is_some_and(|m| m.permissions().mode() & 0o7777 != mode) {
                         std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(mode))

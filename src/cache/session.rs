@@ -7,13 +7,15 @@
 //! keys of what it needs, never files its needs write during the run.
 
 use super::digest::BlobId;
+use super::digest::{hex, unhex32};
 use super::entry::{ActionEntry, OutputEntry};
 use super::error::CacheError;
 use super::explain::{Explanation, Found, Manifest, Manifests};
 use super::key::{fingerprints, Fingerprint, KeyContext, KeyState};
+use super::outputs::OutputStamps;
 use super::outputs::{self, CollectedKind, RestoreError};
 use super::remote::{self, Remote, RemoteError, DEFAULT_TOKEN_VAR};
-use super::stat_cache::StatCache;
+use super::stat_cache::{now_ns, Stamp, StatCache};
 use super::store::{Store, DEFAULT_MAX_SIZE};
 use super::walk::Snapshot;
 use crate::exec::{Plan, RunOptions};
@@ -73,6 +75,9 @@ pub struct CacheSession {
     max_size: u64,
     manifests: Manifests,
     snapshot: Snapshot,
+    /// Input and output hashes by stamp, saved again at the end of the run.
+    stat_cache: Mutex<StatCache>,
+    stat_path: PathBuf,
     /// Blobs downloaded and verified in this run: not hashed a second time.
     verified: Mutex<HashSet<String>>,
     stored: AtomicBool,
@@ -121,6 +126,8 @@ impl CacheSession {
             max_size: pipeline.cache.max_size.unwrap_or(DEFAULT_MAX_SIZE),
             manifests: Manifests::new(&state_dir),
             snapshot: Snapshot::default(),
+            stat_cache: Mutex::new(StatCache::default()),
+            stat_path: state_dir.join("cache").join("stat"),
             verified: Mutex::new(HashSet::new()),
             stored: AtomicBool::new(false),
             warnings: Vec::new(),
@@ -153,7 +160,7 @@ impl CacheSession {
         let store = Store::open(&base)?;
         *lock(&session.lock) = store.lock(false, true)?;
         ensure_state_dir(&state_dir);
-        let stat_path = state_dir.join("cache").join("stat");
+        let stat_path = session.stat_path.clone();
         let mut stat_cache = StatCache::load(&stat_path);
         let globs = candidates
             .iter()
@@ -212,6 +219,7 @@ impl CacheSession {
             })
             .collect();
         session.snapshot = snapshot;
+        session.stat_cache = Mutex::new(stat_cache);
         session.remote =
             remote::configure(pipeline, ambient, settings.read_only, &mut session.warnings).map(
                 |(remote, writable)| RemoteState {
@@ -342,7 +350,7 @@ impl CacheSession {
         })?;
         let verified = lock(&self.verified).clone();
         let trusted = |b: &BlobId| verified.contains(&b.sha256);
-        let restored = outputs::restore(&self.root, &entry.outputs, store, &trusted)?;
+        let restored = outputs::restore(&self.root, &entry.outputs, store, &trusted, self)?;
         Ok(Hit {
             log,
             remote,
@@ -380,7 +388,10 @@ impl CacheSession {
                 let path = item.path.to_string_lossy().into_owned();
                 match &item.kind {
                     CollectedKind::File { mode } => {
-                        let id = store.put_file(&self.root.join(&item.path))?;
+                        let full = self.root.join(&item.path);
+                        let (meta, seen) = (full.symlink_metadata()?, now_ns());
+                        let id = store.put_file(&full)?;
+                        OutputStamps::learn(self, &item.path, Stamp::of(&meta), seen, &id.sha256);
                         paths.push((id.clone(), store.cas_path(&id.sha256)));
                         outputs.push(OutputEntry {
                             path,
@@ -536,6 +547,15 @@ impl CacheSession {
     /// the store is over its limit, evicts what was used least recently,
     /// unless another run holds the store (it will be collected later).
     pub fn finish(&self) {
+        let files = &self.snapshot.files;
+        let current = |p: &Path| {
+            files
+                .binary_search_by(|f| f.path.as_os_str().as_bytes().cmp(p.as_os_str().as_bytes()))
+                .is_ok()
+        };
+        if self.store.is_some() {
+            let _ = lock(&self.stat_cache).save(&self.stat_path, &self.root, current);
+        }
         lock(&self.lock).take();
         let Some(store) = &self.store else { return };
         if !self.stored.load(Ordering::Relaxed) {
@@ -545,6 +565,20 @@ impl CacheSession {
             if store.size() > self.max_size {
                 store.gc(self.max_size);
             }
+        }
+    }
+}
+
+impl OutputStamps for CacheSession {
+    fn known(&self, rel: &Path, stamp: &Stamp) -> Option<String> {
+        lock(&self.stat_cache)
+            .get_output(rel, stamp)
+            .map(|h| hex(&h))
+    }
+
+    fn learn(&self, rel: &Path, stamp: Stamp, seen_at_ns: i64, sha256: &str) {
+        if let Some(bytes) = unhex32(sha256) {
+            lock(&self.stat_cache).learn_output(rel, stamp, seen_at_ns, bytes);
         }
     }
 }

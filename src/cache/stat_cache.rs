@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const MAGIC: &[u8; 8] = b"PSTAT01\n";
+/// Output files are remembered under this first path component, which no
+/// real path can have (NUL), with their SHA-256 instead of BLAKE3.
+const OUTPUTS: &str = "\0outputs";
 /// On filesystems with nanosecond timestamps, how close to the stat time a
 /// change may be before the hash is not remembered (a coarse kernel clock
 /// tick is a few milliseconds).
@@ -120,6 +123,23 @@ impl StatCache {
         }
     }
 
+    /// The SHA-256 remembered for an output file (relative to the root)
+    /// with this stamp: a cached rerun need not read unchanged outputs.
+    pub(crate) fn get_output(&self, rel: &Path, stamp: &Stamp) -> Option<[u8; 32]> {
+        self.get(&Path::new(OUTPUTS).join(rel), stamp)
+    }
+
+    pub(crate) fn learn_output(
+        &mut self,
+        rel: &Path,
+        stamp: Stamp,
+        seen_at_ns: i64,
+        sha256: [u8; 32],
+    ) {
+        let key = Path::new(OUTPUTS).join(rel);
+        self.learn(seen_at_ns, std::iter::once((key.as_path(), stamp, sha256)));
+    }
+
     /// Writes the cache back if this run changed it. Entries this run did not
     /// see (`current` says no) are kept only while their file exists, so the
     /// cache does not grow forever.
@@ -132,8 +152,10 @@ impl StatCache {
         if !self.dirty {
             return Ok(());
         }
-        self.entries
-            .retain(|p, _| current(p) || root.join(p).symlink_metadata().is_ok());
+        self.entries.retain(|p, _| {
+            let real = p.strip_prefix(OUTPUTS).unwrap_or(p);
+            current(p) || root.join(real).symlink_metadata().is_ok()
+        });
         let mut bytes = Vec::with_capacity(64 + self.entries.len() * 96);
         bytes.extend_from_slice(MAGIC);
         bytes.extend_from_slice(&(self.entries.len() as u64).to_le_bytes());
