@@ -29,7 +29,7 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs) -> Result<i32, Error> {
             "✘ {} is stale against parity.toml:\n{}",
             stale.path, stale.diff
         ));
-        out.push_str(&format!("  bring it up to date with `{}`\n", stale.fix));
+        out.push_str(&format!("  bring it up to date with `{}`\n\n", stale.fix));
         if annotate {
             out.push_str(&actions::annotation(
                 "error",
