@@ -537,3 +537,46 @@ fn a_junit_file_that_cannot_be_written_fails_the_run_after_the_summary() {
         "the run's own copy is written"
     );
 }
+
+#[test]
+fn stopped_steps_carry_the_jobs_reason() {
+    let timed_out = Test::new()
+        .pipeline("version = 1\n[jobs.slow]\ntimeout = \"1s\"\nrun = [\"echo start\", \"sleep 30\", \"echo never\"]\n")
+        .args(["run"])
+        .run();
+    timed_out.status(1);
+    let first = record(&timed_out);
+    assert_valid(&first);
+    let steps = &first["jobs"][0]["steps"];
+    assert_eq!(first["jobs"][0]["result"], "timed_out");
+    assert_eq!(steps[0]["result"], "passed");
+    assert_eq!(steps[1]["result"], "timed_out", "{steps}");
+    assert_eq!(steps[1]["signal"], "SIGTERM", "{steps}");
+    assert_eq!(steps[2]["result"], "not_run");
+    let junit = timed_out.read(".parity/runs/latest/junit.xml");
+    assert!(
+        junit.contains("failures=\"1\""),
+        "a timeout is a failure:\n{junit}"
+    );
+
+    let cancelled = Test::new()
+        .pipeline("version = 1\n[jobs.fails]\nrun = \"sleep 0.5; exit 1\"\n[jobs.victim]\nrun = \"sleep 30\"\n")
+        .args(["run", "--jobs", "2"])
+        .run();
+    cancelled.status(1);
+    let second = record(&cancelled);
+    assert_valid(&second);
+    let victim = second["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .find(|j| j["name"] == "victim")
+        .expect("victim");
+    assert_eq!(victim["result"], "cancelled");
+    assert_eq!(victim["steps"][0]["result"], "cancelled", "{victim}");
+    let junit = cancelled.read(".parity/runs/latest/junit.xml");
+    assert!(
+        junit.contains("failures=\"1\"") && junit.contains("stopped while running"),
+        "only `fails` failed:\n{junit}"
+    );
+}

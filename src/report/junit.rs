@@ -65,7 +65,7 @@ fn suite(
 fn case(job: &JobRecord, step: &StepRecord, output: Option<(&[u8], bool)>) -> TestCase {
     let status = match step.result.as_str() {
         "passed" => TestCaseStatus::success(),
-        "failed" => {
+        "failed" | "timed_out" => {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             let message = match (job.result.as_str(), &job.detail) {
                 ("failed", Some(detail)) => detail.clone(),
@@ -88,6 +88,12 @@ fn case(job: &JobRecord, step: &StepRecord, output: Option<(&[u8], bool)>) -> Te
             let mut status = TestCaseStatus::skipped();
             let why = match job.result.as_str() {
                 "cached" => "the job's result came from the cache".to_owned(),
+                _ if step.result == "cancelled" => {
+                    format!(
+                        "stopped while running: {}",
+                        job.detail.as_deref().unwrap_or("cancelled")
+                    )
+                }
                 _ => match &job.detail {
                     Some(detail) if job.result == "skipped" => format!("job skipped: {detail}"),
                     Some(detail) => format!("not run: {detail}"),
@@ -103,7 +109,7 @@ fn case(job: &JobRecord, step: &StepRecord, output: Option<(&[u8], bool)>) -> Te
     if let (Some(start), Some(end)) = (step.start_ms, step.end_ms) {
         case.set_time(Duration::from_millis(end.saturating_sub(start)));
     }
-    if step.result == "failed" {
+    if matches!(step.result.as_str(), "failed" | "timed_out") {
         if let Some((bytes, _)) = output {
             case.set_system_out_lossy(bytes);
         }

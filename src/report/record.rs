@@ -91,7 +91,8 @@ pub struct JobRecord {
 pub struct StepRecord {
     pub index: usize,
     pub command: String,
-    /// `passed`, `failed` or `not_run`.
+    /// `passed`, `failed`, `not_run`, or the job's `timed_out` or
+    /// `cancelled` for the step that was running when parity stopped it.
     pub result: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_ms: Option<u64>,
@@ -237,6 +238,10 @@ impl RunRecord {
                     .get(index)
                     .map_or((None, Duration::ZERO), |r| (Some(&r.outcome), r.duration));
                 let result = outcome.map_or_else(|| "skipped".to_owned(), result_name);
+                let stopped = matches!(
+                    outcome,
+                    Some(Outcome::TimedOut(_) | Outcome::Cancelled { .. })
+                );
                 let failure = match outcome {
                     Some(Outcome::Failed { end, .. }) => Some(end),
                     _ => None,
@@ -255,6 +260,8 @@ impl RunRecord {
                             command: mask(command),
                             result: match ran {
                                 None => "not_run",
+                                // The step parity stopped: the job's reason, not the step's fault.
+                                Some(s) if s.failure.is_some() && stopped => result.as_str(),
                                 Some(s) if s.failure.is_some() => "failed",
                                 Some(_) => "passed",
                             }
