@@ -17,8 +17,8 @@ run = [
   "echo \"whole: $DEPLOY_TOKEN\"",
   "echo \"stderr: $DEPLOY_TOKEN\" >&2",
   "for i in $(seq 0 ${#DEPLOY_TOKEN}); do printf 'split %s:%s' \"$i\" \"${DEPLOY_TOKEN:0:$i}\"; sleep 0.01; printf '%s|\\n' \"${DEPLOY_TOKEN:$i}\"; done",
-  "(sleep 0.3; echo \"background: $DEPLOY_TOKEN\") &",
-  "sleep 0.8",
+  "(sleep 0.2; echo \"background: $DEPLOY_TOKEN\") &",
+  "sleep 1.5",
   "printf '%s' \"$DEPLOY_TOKEN\" > artifact.txt; echo \"no newline at the end: $DEPLOY_TOKEN\" | tr -d '\\n'",
 ]
 [jobs.fails]
