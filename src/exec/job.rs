@@ -35,6 +35,9 @@ pub(crate) struct JobControl {
     current: Mutex<Option<Pid>>,
     /// The job's first step pid: its leftovers all have larger pids.
     first_pid: AtomicI32,
+    /// Every step's process group: a leftover that cleared its environment
+    /// (`env -i`) is still found in its step's group.
+    groups: Mutex<Vec<Pid>>,
     marker: String,
     /// The job's container, when it runs in one: stopping the job stops it.
     enclosure: Mutex<Option<Arc<dyn Enclosure>>>,
@@ -87,21 +90,30 @@ impl JobControl {
     }
 
     fn targets(&self) -> Vec<Target> {
-        let mut targets: Vec<Target> = lock(&self.current).iter().map(|g| Target::Group(*g)).collect();
-        targets.extend(self.leftovers().iter().map(|p| Target::Process(Pid::from_raw(p.pid))));
+        let mut targets: Vec<Target> = lock(&self.current)
+            .iter()
+            .map(|g| Target::Group(*g))
+            .collect();
+        targets.extend(
+            self.leftovers()
+                .iter()
+                .map(|p| Target::Process(Pid::from_raw(p.pid))),
+        );
         targets
     }
 
     fn leftovers(&self) -> Vec<reaper::ProcInfo> {
         match self.first_pid.load(Ordering::Relaxed) {
             0 => Vec::new(),
-            first => reaper::marked(&self.marker, first),
+            first => reaper::leftovers(&self.marker, first, &lock(&self.groups)),
         }
     }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Everything a job thread needs.
@@ -131,7 +143,12 @@ impl JobRun {
                 }
             }
         };
-        let sink = JobSink::new(self.index, log, Arc::clone(&self.observer), self.secrets.clone());
+        let sink = JobSink::new(
+            self.index,
+            log,
+            Arc::clone(&self.observer),
+            self.secrets.clone(),
+        );
         let mut env = self.base_env.clone();
         env.extend(self.job.env.iter().cloned());
         env.push((MARKER_VAR.into(), self.control.marker.clone()));
@@ -164,7 +181,8 @@ impl JobRun {
                 env: &env,
             };
             let result = self.run_step(&command, &sink, &mut pumps);
-            self.observer.step_finished(self.index, step, result.as_ref().err());
+            self.observer
+                .step_finished(self.index, step, result.as_ref().err());
             if let Err(end) = result {
                 outcome = Outcome::Failed {
                     step,
@@ -203,7 +221,12 @@ impl JobRun {
 
     /// Runs the steps in the job's enclosure (its container). What they
     /// leave running ends with the enclosure.
-    fn run_enclosed(&self, sandbox: &dyn Sandbox, sink: &Arc<JobSink>, env: &[(String, String)]) -> Outcome {
+    fn run_enclosed(
+        &self,
+        sandbox: &dyn Sandbox,
+        sink: &Arc<JobSink>,
+        env: &[(String, String)],
+    ) -> Outcome {
         let not_started = |why: String| Outcome::Failed {
             step: 0,
             command: self.job.steps.first().cloned().unwrap_or_default(),
@@ -257,22 +280,31 @@ impl JobRun {
     /// Starts the job's services, exports their `NAME_*` variables and fills
     /// `{{services.…}}` in its steps and env: the steps to run, or why the
     /// job fails before its first step.
-    fn with_services(&self, sink: &Arc<JobSink>, env: &mut Vec<(String, String)>) -> Result<Vec<String>, Outcome> {
+    fn with_services(
+        &self,
+        sink: &Arc<JobSink>,
+        env: &mut Vec<(String, String)>,
+    ) -> Result<Vec<String>, Outcome> {
         let values = match &self.services {
             Some(pool) if !self.job.services.is_empty() => {
                 let control = &self.control;
                 let cancel = || control.stopped().is_some();
                 let note = |line: &str| sink.note(line);
-                pool.acquire(self.index, &cancel, &note).map_err(|failure| Outcome::Failed {
-                    step: 0,
-                    command: format!("start service {}", failure.service),
-                    end: StepEnd::NotStarted(self.secrets.mask_str(&failure.error.to_string())),
-                })?
+                pool.acquire(self.index, &cancel, &note)
+                    .map_err(|failure| Outcome::Failed {
+                        step: 0,
+                        command: format!("start service {}", failure.service),
+                        end: StepEnd::NotStarted(self.secrets.mask_str(&failure.error.to_string())),
+                    })?
             }
             _ => Default::default(),
         };
         // The job's own env sits right after the base env.
-        for (key, value) in env.iter_mut().skip(self.base_env.len()).take(self.job.env.len()) {
+        for (key, value) in env
+            .iter_mut()
+            .skip(self.base_env.len())
+            .take(self.job.env.len())
+        {
             *value = values.fill(value).map_err(|why| Outcome::Failed {
                 step: 0,
                 command: format!("env {key}"),
@@ -298,7 +330,11 @@ impl JobRun {
     fn service_tails(&self, sink: &JobSink) {
         let Some(pool) = &self.services else { return };
         for (name, log, lines) in pool.tails(self.index) {
-            sink.note(&format!("── service {name}: last {} lines of {} ──", lines.len(), log.display()));
+            sink.note(&format!(
+                "── service {name}: last {} lines of {} ──",
+                lines.len(),
+                log.display()
+            ));
             for line in lines {
                 sink.note(&line);
             }
@@ -321,13 +357,20 @@ impl JobRun {
             if self.control.stopped().is_some() {
                 return Err(StepEnd::NotStarted("the job was stopped".into()));
             }
-            let process =
-                StepProcess::spawn(command, writer).map_err(|e| StepEnd::NotStarted(spawn_error(command, &e)))?;
+            let process = StepProcess::spawn(command, writer)
+                .map_err(|e| StepEnd::NotStarted(spawn_error(command, &e)))?;
             *current = Some(process.group());
-            let _ = self.control.first_pid.compare_exchange(0, process.pid(), Ordering::Relaxed, Ordering::Relaxed);
+            lock(&self.control.groups).push(process.group());
+            let _ = self.control.first_pid.compare_exchange(
+                0,
+                process.pid(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
             process
         };
-        let pump = Pump::start(reader, Arc::clone(sink)).map_err(|e| StepEnd::NotStarted(e.to_string()))?;
+        let pump = Pump::start(reader, Arc::clone(sink))
+            .map_err(|e| StepEnd::NotStarted(e.to_string()))?;
         let status = process.wait();
         *lock(&self.control.current) = None;
         // Normally the pipe closes with the step; give a moment for the last
@@ -366,7 +409,10 @@ impl JobRun {
         );
         sink.log_only(&format!("parity: {message}"));
         self.observer.warn(&message);
-        let targets: Vec<Target> = left.iter().map(|p| Target::Process(Pid::from_raw(p.pid))).collect();
+        let targets: Vec<Target> = left
+            .iter()
+            .map(|p| Target::Process(Pid::from_raw(p.pid)))
+            .collect();
         process::terminate(&targets, process::GRACE);
     }
 }
@@ -377,7 +423,10 @@ fn header(script: &str) -> String {
     let first = lines.next().unwrap_or_default();
     match lines.count() {
         0 => format!("$ {first}"),
-        more => format!("$ {first}  (+{more} more line{})", if more == 1 { "" } else { "s" }),
+        more => format!(
+            "$ {first}  (+{more} more line{})",
+            if more == 1 { "" } else { "s" }
+        ),
     }
 }
 

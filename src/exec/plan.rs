@@ -130,7 +130,9 @@ impl Plan {
 
         let mut roots = Vec::new();
         let targets: Vec<&String> = if options.targets.is_empty() {
-            profile.map(|(_, p)| p.only.iter().collect()).unwrap_or_default()
+            profile
+                .map(|(_, p)| p.only.iter().collect())
+                .unwrap_or_default()
         } else {
             options.targets.iter().collect()
         };
@@ -140,7 +142,10 @@ impl Plan {
                 let names = graph.instances.iter().map(|i| &i.job);
                 return Err(PlanError::UnknownJob {
                     name: (*target).clone(),
-                    help: crate::pipeline::suggest(target, names),
+                    help: Some(
+                        crate::pipeline::suggest(target, names)
+                            .unwrap_or_else(|| "`parity list` shows the jobs".to_owned()),
+                    ),
                 });
             }
             roots.extend(found);
@@ -184,7 +189,9 @@ impl Plan {
             }
         }
 
-        let order: Vec<usize> = (0..graph.instances.len()).filter(|&i| selected[i]).collect();
+        let order: Vec<usize> = (0..graph.instances.len())
+            .filter(|&i| selected[i])
+            .collect();
         let position = |i: usize| order.iter().position(|&o| o == i);
         let switch_on = |name: &str| {
             options.enable.iter().any(|e| e == name)
@@ -310,7 +317,10 @@ skip = ["publish"]
     fn whole_pipeline_with_matrix_and_switch() {
         let plan = plan(RunOptions::default());
         let names: Vec<_> = plan.jobs.iter().map(|j| j.name.as_str()).collect();
-        assert_eq!(names, ["lint", "test (f=a)", "test (f=b)", "integration", "publish"]);
+        assert_eq!(
+            names,
+            ["lint", "test (f=a)", "test (f=b)", "integration", "publish"]
+        );
         assert_eq!(plan.jobs[1].steps, ["test a"]);
         assert_eq!(plan.jobs[3].needs, [1, 2]);
         assert_eq!(
@@ -377,16 +387,25 @@ matrix = { v = ["1", "2"], w = ["a"], include = [{ v = "9" }, { v = "3", extra =
         let pick = |pairs: &[(&str, &str)]| {
             let options = RunOptions {
                 targets: vec!["t".into()],
-                matrix: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                matrix: pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 no_deps: true,
                 ..RunOptions::default()
             };
             let plan = Plan::new(&pipeline(file), &options, &IndexMap::new()).unwrap();
             plan.jobs.into_iter().map(|j| j.name).collect::<Vec<_>>()
         };
-        assert_eq!(pick(&[("v", "1"), ("w", "a"), ("extra", "")]), ["t (v=1, w=a)"]);
+        assert_eq!(
+            pick(&[("v", "1"), ("w", "a"), ("extra", "")]),
+            ["t (v=1, w=a)"]
+        );
         assert_eq!(pick(&[("v", "9"), ("w", ""), ("extra", "")]), ["t (v=9)"]);
-        assert_eq!(pick(&[("v", "3"), ("w", ""), ("extra", "x")]), ["t (v=3, extra=x)"]);
+        assert_eq!(
+            pick(&[("v", "3"), ("w", ""), ("extra", "x")]),
+            ["t (v=3, extra=x)"]
+        );
     }
 
     #[test]

@@ -5,11 +5,13 @@
 use super::job::{JobControl, JobRun, Stop};
 use super::outcome::{JobResult, Outcome, SkipReason};
 use super::plan::Plan;
+use super::process::{self, Target};
 use super::reaper;
 use super::signal::SignalGuard;
 use super::Observer;
 use crate::exit_code;
 use crate::secrets::SecretSet;
+use nix::unistd::Pid;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -29,10 +31,10 @@ pub struct RunContext {
     pub keep_going: bool,
     /// The pipeline's native services, started for the jobs that use them.
     pub services: Option<Arc<crate::services::ServicePool>>,
-    /// Keys and stores for jobs that declare `inputs`; `None` with `--no-cache`.
-    pub cache: Option<Arc<crate::cache::CacheSession>>,
     /// Runs some jobs elsewhere (their runner containers); `None`: all on the host.
     pub sandbox: Option<Arc<dyn super::Sandbox>>,
+    /// Keys and stores for jobs that declare `inputs`; `None` with `--no-cache`.
+    pub cache: Option<Arc<crate::cache::CacheSession>>,
 }
 
 #[derive(Debug)]
@@ -67,7 +69,11 @@ struct Running {
 }
 
 /// Runs the plan to the end and says how each job ended.
-pub fn run(plan: &Plan, ctx: &RunContext, observer: Arc<dyn Observer>) -> std::io::Result<RunSummary> {
+pub fn run(
+    plan: &Plan,
+    ctx: &RunContext,
+    observer: Arc<dyn Observer>,
+) -> std::io::Result<RunSummary> {
     let started = Instant::now();
     if let Err(e) = reaper::become_subreaper() {
         observer.warn(&format!(
@@ -102,9 +108,13 @@ pub fn run(plan: &Plan, ctx: &RunContext, observer: Arc<dyn Observer>) -> std::i
                 } else if let Some(reason) = &job.skip {
                     Some(Outcome::Skipped(reason.clone()))
                 } else if let Some(&failed) = job.needs.iter().find(|&&n| {
-                    outcomes[n].as_ref().is_some_and(|(o, _)| !o.lets_dependents_run())
+                    outcomes[n]
+                        .as_ref()
+                        .is_some_and(|(o, _)| !o.lets_dependents_run())
                 }) {
-                    Some(Outcome::Skipped(SkipReason::NeedFailed(plan.jobs[failed].name.clone())))
+                    Some(Outcome::Skipped(SkipReason::NeedFailed(
+                        plan.jobs[failed].name.clone(),
+                    )))
                 } else {
                     None
                 };
@@ -129,14 +139,19 @@ pub fn run(plan: &Plan, ctx: &RunContext, observer: Arc<dyn Observer>) -> std::i
         }
 
         let now = Instant::now();
-        let next_deadline = running.values().filter_map(|r| r.deadline.map(|(at, _)| at)).min();
+        let next_deadline = running
+            .values()
+            .filter_map(|r| r.deadline.map(|(at, _)| at))
+            .min();
         let event = match next_deadline {
             Some(at) => rx.recv_timeout(at.saturating_duration_since(now)),
             None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
         };
         match event {
             Ok(Event::Finished { index, outcome }) => {
-                let Some(job) = running.remove(&index) else { continue };
+                let Some(job) = running.remove(&index) else {
+                    continue;
+                };
                 let _ = job.thread.join();
                 if let Some(pool) = &ctx.services {
                     pool.release(index);
@@ -204,7 +219,7 @@ pub fn run(plan: &Plan, ctx: &RunContext, observer: Arc<dyn Observer>) -> std::i
     if let Some(pool) = &ctx.services {
         pool.shutdown();
     }
-    reaper::reap_orphans();
+    stop_unclaimed(observer.as_ref(), &ctx.secrets);
 
     let results = plan
         .jobs
@@ -265,4 +280,27 @@ fn start(
         deadline,
         thread,
     })
+}
+
+/// Stops what no job could claim (a leftover that both cleared its
+/// environment and left its process group) once every job has ended, so
+/// nothing outlives the run.
+fn stop_unclaimed(observer: &dyn Observer, secrets: &SecretSet) {
+    let left = reaper::unclaimed_orphans();
+    if !left.is_empty() {
+        let names: Vec<String> = left
+            .iter()
+            .map(|p| format!("{} (pid {})", secrets.mask_str(&p.command), p.pid))
+            .collect();
+        observer.warn(&format!(
+            "stopping processes left running by the run: {}",
+            names.join(", ")
+        ));
+        let targets: Vec<Target> = left
+            .iter()
+            .map(|p| Target::Process(Pid::from_raw(p.pid)))
+            .collect();
+        process::terminate(&targets, process::GRACE);
+    }
+    reaper::reap_orphans();
 }
