@@ -110,7 +110,7 @@ mod tests {
         let found = scan("echo $HOME {{matrix.os}} ${X} {{ port }}").unwrap();
         let names: Vec<_> = found.iter().map(|p| p.name).collect();
         assert_eq!(names, ["matrix.os", "port"]);
-        assert_eq!(found[0].range, 11..25);
+        assert_eq!(found[0].range, 11..24);
     }
 
     #[test]
