@@ -1,8 +1,12 @@
 //! The GitHub Actions workflow (Gitea Actions reads the same syntax): per
-//! pipeline job, check out, restore caches, install parity, `parity run`.
+//! pipeline job, check out, restore caches, install parity, `parity run`;
+//! per `[deploy.NAME]`, a job that runs `parity deploy NAME` on pushes to
+//! its branch.
 
 use super::caches::ToolCache;
-use super::model::{install_command, CiJob, CiPlan, CONTAINER_LABEL, PARITY_VERSION};
+use super::model::{
+    deploy_line, install_command, CiDeploy, CiJob, CiPlan, CONTAINER_LABEL, PARITY_VERSION,
+};
 use super::yaml::{self, Map, Node};
 use crate::pipeline::Preset;
 
@@ -44,6 +48,10 @@ pub(crate) fn workflow(plan: &CiPlan, header: &str) -> String {
     let mut jobs = Map::new();
     for job in &plan.jobs {
         jobs.push(&job.id, ci_job(plan, job));
+        jobs = jobs.spaced();
+    }
+    for deploy in &plan.deploys {
+        jobs.push(&deploy.id, deploy_job(plan, deploy));
         jobs = jobs.spaced();
     }
     jobs.push(&plan.check_id, check_job(plan));
@@ -219,6 +227,91 @@ fn ci_job(plan: &CiPlan, job: &CiJob) -> Map {
     map.set("steps", steps)
 }
 
+/// `parity deploy NAME` for the pushed commit, after the CI jobs it needs,
+/// one at a time per environment.
+fn deploy_job(plan: &CiPlan, deploy: &CiDeploy) -> Map {
+    let mut map = Map::new().set("name", format!("deploy {}", deploy.name));
+    if !deploy.needs.is_empty() {
+        map.push(
+            "needs",
+            Node::Flow(deploy.needs.iter().map(|n| n.id.clone()).collect()),
+        );
+    }
+    let (branch_ref, branch_words) = match &deploy.branch {
+        // Quotes double inside an expression's string.
+        Some(branch) => (
+            format!("'refs/heads/{}'", branch.replace('\'', "''")),
+            format!("`{branch}`"),
+        ),
+        None => (
+            "format('refs/heads/{0}', github.event.repository.default_branch)".to_owned(),
+            "the default branch".to_owned(),
+        ),
+    };
+    let mut conditions = Vec::new();
+    let mut why = Vec::new();
+    if !deploy.needs.is_empty() {
+        conditions.push("!failure() && !cancelled()".to_owned());
+        why.push("Runs when what it needs passed or was skipped by a switch,".to_owned());
+        why.push(format!("and only for pushes to {branch_words}."));
+    } else {
+        why.push(format!("Only for pushes to {branch_words}."));
+    }
+    conditions.push("github.event_name == 'push'".to_owned());
+    conditions.push(format!("github.ref == {branch_ref}"));
+    map.push(
+        "if",
+        Node::Str(format!("${{{{ {} }}}}", conditions.join(" && "))),
+    );
+    map = map.comment(&why.join("\n"));
+    map = map
+        .set(
+            "concurrency",
+            Map::new()
+                .set("group", deploy.concurrency_group.as_str())
+                .set("cancel-in-progress", false),
+        )
+        .comment(&format!(
+            "Deploys to {} run one at a time, from any run or branch: a running deploy is\n\
+             never cancelled (a newer one replaces one still waiting).",
+            deploy.name
+        ))
+        .set("permissions", Map::new().set("contents", "write"))
+        .comment(&format!(
+            "`parity deploy` pushes the environment's ledger, refs/parity/deploys/{}.",
+            deploy.name
+        ))
+        .set("runs-on", deploy.runs_on.as_str());
+    if !deploy.secrets.is_empty() {
+        let mut env = Map::new();
+        for secret in &deploy.secrets {
+            env.push(secret, Node::Str(format!("${{{{ secrets.{secret} }}}}")));
+        }
+        map = map
+            .set("env", env)
+            .comment("The secrets the deploy, and the jobs it runs first, use; no others.");
+    }
+    let mut steps = vec![Map::new()
+        .set("uses", CHECKOUT)
+        .comment("The whole history: the stale-commit guard compares the commit with the live one.")
+        .set("with", Map::new().set("fetch-depth", 0))
+        .into()];
+    steps.extend(cache_steps(&plan.caches));
+    steps.extend(install_steps());
+    if !deploy.presets.is_empty() {
+        steps.push(services_step(&deploy.presets));
+    }
+    // No `timeout-minutes`: stopping a deploy halfway is worse than a slow
+    // one; the deploy's `timeout` limits its steps.
+    steps.push(
+        Map::new()
+            .set("name", format!("parity deploy {}", deploy.name))
+            .set("run", deploy_line(deploy, "${{ github.sha }}"))
+            .into(),
+    );
+    map.set("steps", steps)
+}
+
 /// `test (features=${{ matrix.features }})`, as parity names the instance.
 fn display_name(job: &CiJob) -> String {
     match &job.matrix {
@@ -252,6 +345,14 @@ fn check_job(plan: &CiPlan) -> Map {
 /// Checkout, the tool caches, and parity itself.
 fn setup_steps(caches: &[ToolCache]) -> Vec<Node> {
     let mut steps = vec![Map::new().set("uses", CHECKOUT).into()];
+    steps.extend(cache_steps(caches));
+    steps.extend(install_steps());
+    steps
+}
+
+/// An `actions/cache` step per tool the repository uses.
+fn cache_steps(caches: &[ToolCache]) -> Vec<Node> {
+    let mut steps = Vec::new();
     for cache in caches {
         let tool = cache.tool.name();
         let mut paths: Vec<String> = cache
@@ -282,7 +383,6 @@ fn setup_steps(caches: &[ToolCache]) -> Vec<Node> {
                 .into(),
         );
     }
-    steps.extend(install_steps());
     steps
 }
 
@@ -345,9 +445,14 @@ fn lines(items: &[String]) -> String {
 /// `parity check` accepts exactly these.
 pub(crate) fn generated_commands(plan: &CiPlan) -> Vec<String> {
     let mut commands = vec![install_command(None)];
-    for job in &plan.jobs {
-        if !job.presets.is_empty() {
-            commands.push(services_command(&job.presets));
+    let presets = plan
+        .jobs
+        .iter()
+        .map(|j| &j.presets)
+        .chain(plan.deploys.iter().map(|d| &d.presets));
+    for presets in presets {
+        if !presets.is_empty() {
+            commands.push(services_command(presets));
         }
     }
     commands

@@ -1,10 +1,11 @@
 //! The pipeline as a CI system sees it: one CI job per pipeline job, with
-//! the ids, needs, conditions and secrets every generated flavour shares.
+//! the ids, needs, conditions and secrets every generated flavour shares,
+//! and one per `[deploy.NAME]`.
 
 use super::caches::{self, ToolCache};
 use super::CiError;
-use crate::pipeline::{Job, Matrix, Pipeline, Preset, Profile, ServiceKind};
-use crate::secrets::jobs_needing;
+use crate::pipeline::{Deploy, Job, Matrix, Pipeline, Preset, Profile, ServiceKind};
+use crate::secrets::{deploy_needs, jobs_needing};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -18,6 +19,8 @@ pub(crate) const DEFAULT_RUNNER: &str = "ubuntu-latest";
 #[derive(Debug)]
 pub(crate) struct CiPlan {
     pub(crate) jobs: Vec<CiJob>,
+    /// One per `[deploy.NAME]`, in file order.
+    pub(crate) deploys: Vec<CiDeploy>,
     /// Switches some generated job is guarded by, in first-use order.
     pub(crate) switches: Vec<String>,
     /// `--profile ci` on every `parity run`.
@@ -57,6 +60,27 @@ pub(crate) struct CiJob {
     pub(crate) presets: Vec<Preset>,
 }
 
+/// The CI job that runs `parity deploy NAME` for pushes to its branch.
+#[derive(Debug)]
+pub(crate) struct CiDeploy {
+    /// A valid CI job id, unique among every other: `deploy-NAME`.
+    pub(crate) id: String,
+    /// The `[deploy.NAME]`.
+    pub(crate) name: String,
+    /// The CI jobs of its `needs`.
+    pub(crate) needs: Vec<Need>,
+    /// Pushes to this branch deploy; `None`: the repository's default branch.
+    pub(crate) branch: Option<String>,
+    /// Shared by every run that deploys to the environment.
+    pub(crate) concurrency_group: String,
+    pub(crate) runs_on: String,
+    /// Secrets its steps, or the jobs it runs first, use.
+    pub(crate) secrets: Vec<String>,
+    /// Preset services whose programs the runner needs: the deploy's own,
+    /// and those of the jobs `parity deploy` runs first.
+    pub(crate) presets: Vec<Preset>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Need {
     pub(crate) id: String,
@@ -88,6 +112,21 @@ impl CiPlan {
                 .map(|(_, id)| id.clone())
         };
         let check_id = unique_id("parity-check", &mut taken);
+        let need = |name: &str| {
+            let id = id_of(name)?;
+            let need_job = pipeline.jobs.get(name)?;
+            Some(Need {
+                id,
+                may_be_absent: need_job.switch.as_deref().is_some_and(|s| !enabled(s)),
+            })
+        };
+        let declared_secrets = || {
+            pipeline
+                .secrets
+                .required
+                .iter()
+                .chain(&pipeline.secrets.optional)
+        };
 
         let mut jobs = Vec::new();
         let mut switches: Vec<String> = Vec::new();
@@ -101,23 +140,8 @@ impl CiPlan {
             if let Some(matrix) = &job.matrix {
                 check_matrix(&job.name, matrix)?;
             }
-            let needs = job
-                .needs
-                .iter()
-                .filter_map(|need| {
-                    let id = id_of(need)?;
-                    let need_job = pipeline.jobs.get(need)?;
-                    Some(Need {
-                        id,
-                        may_be_absent: need_job.switch.as_deref().is_some_and(|s| !enabled(s)),
-                    })
-                })
-                .collect();
-            let secrets = pipeline
-                .secrets
-                .required
-                .iter()
-                .chain(&pipeline.secrets.optional)
+            let needs = job.needs.iter().filter_map(|n| need(n)).collect();
+            let secrets = declared_secrets()
                 .filter(|secret| jobs_needing(pipeline, secret).contains(&job.name.as_str()))
                 .cloned()
                 .collect();
@@ -139,10 +163,35 @@ impl CiPlan {
                 presets: if in_container {
                     Vec::new()
                 } else {
-                    presets(pipeline, job)
+                    presets(pipeline, &job.services)
                 },
             });
         }
+        let deploys = pipeline
+            .deploys
+            .values()
+            .map(|deploy| {
+                check_branch(deploy)?;
+                Ok(CiDeploy {
+                    id: unique_id(&format!("deploy-{}", deploy.name), &mut taken),
+                    name: deploy.name.clone(),
+                    needs: deploy.needs.iter().filter_map(|n| need(n)).collect(),
+                    branch: deploy.branch.clone(),
+                    concurrency_group: deploy.concurrency_group(),
+                    runs_on: deploy
+                        .runs_on
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_RUNNER.to_owned()),
+                    secrets: declared_secrets()
+                        .filter(|secret| deploy_needs(pipeline, deploy, secret))
+                        .cloned()
+                        .collect(),
+                    // `parity deploy` runs natively, with the services of
+                    // its own steps and of every job it runs first.
+                    presets: presets(pipeline, &deploy_services(pipeline, deploy)),
+                })
+            })
+            .collect::<Result<Vec<_>, CiError>>()?;
         let subdir = pipeline
             .root
             .strip_prefix(repo_root)
@@ -164,6 +213,7 @@ impl CiPlan {
         );
         Ok(CiPlan {
             jobs,
+            deploys,
             switches,
             profile: profile.map(|_| CI_PROFILE),
             container,
@@ -221,6 +271,15 @@ impl CiPlan {
         }
         words.join(" ")
     }
+}
+
+/// The `parity deploy` line of a deploy's CI job: the commit the run was
+/// started for, whatever the checkout holds.
+pub(crate) fn deploy_line(deploy: &CiDeploy, commit: &str) -> String {
+    format!(
+        "parity deploy {} --commit {commit}",
+        shell_word(&deploy.name)
+    )
 }
 
 /// The version generated workflows install: the one that generated them.
@@ -294,10 +353,41 @@ fn check_matrix(job: &str, matrix: &Matrix) -> Result<(), CiError> {
     Ok(())
 }
 
-/// The preset services a job starts, directly or as what its services need.
-fn presets(pipeline: &Pipeline, job: &Job) -> Vec<Preset> {
+/// A branch name lands in a quoted string of a CI expression; braces could
+/// end the expression early, so they are refused rather than escaped.
+fn check_branch(deploy: &Deploy) -> Result<(), CiError> {
+    match &deploy.branch {
+        Some(branch) if branch.contains(['{', '}']) => Err(CiError::Unsupported {
+            what: format!("branch `{branch}` of deploy `{}`", deploy.name),
+            why: "a generated workflow compares the pushed ref with it inside `${{ }}`, where braces cannot be passed safely".into(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The services `parity deploy` starts: the deploy's own, and those of the
+/// jobs it runs first (its `needs`, and what they need).
+fn deploy_services(pipeline: &Pipeline, deploy: &Deploy) -> Vec<String> {
+    let mut services = deploy.services.clone();
     let mut seen: Vec<&str> = Vec::new();
-    let mut stack: Vec<&str> = job.services.iter().map(String::as_str).collect();
+    let mut stack: Vec<&str> = deploy.needs.iter().map(String::as_str).collect();
+    while let Some(name) = stack.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        if let Some(job) = pipeline.jobs.get(name) {
+            services.extend(job.services.iter().cloned());
+            stack.extend(job.needs.iter().map(String::as_str));
+        }
+    }
+    services
+}
+
+/// The preset services among `services`, directly or as what they need.
+fn presets(pipeline: &Pipeline, services: &[String]) -> Vec<Preset> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut stack: Vec<&str> = services.iter().map(String::as_str).collect();
     while let Some(name) = stack.pop() {
         if seen.contains(&name) {
             continue;

@@ -5,4 +5,6 @@ mod mask;
 mod required;
 
 pub use mask::{MaskStream, SecretSet, MASK, MIN_SAFE_LEN};
-pub use required::{check_required, collect, jobs_needing, Collected, SecretsError, TooShort};
+pub use required::{
+    check_required, collect, deploy_needs, jobs_needing, Collected, SecretsError, TooShort,
+};

@@ -3,7 +3,7 @@
 
 use super::mask::{SecretSet, MIN_SAFE_LEN};
 use crate::env_file::LOCAL_FILE;
-use crate::pipeline::{Job, Pipeline};
+use crate::pipeline::{Deploy, Job, Pipeline};
 use indexmap::IndexMap;
 use miette::Diagnostic;
 use std::path::Path;
@@ -101,8 +101,9 @@ fn looks_secret(name: &str) -> bool {
 }
 
 /// The jobs that need `secret`: those listing it in their `secrets`, or
-/// naming `$SECRET` in a step or an env value. When no job claims it, every
-/// job needs it, since parity cannot tell which script reads it.
+/// naming `$SECRET` in a step or an env value. When neither a job nor a
+/// `[deploy.NAME]` claims it, every job needs it, since parity cannot tell
+/// which script reads it; one only a deploy claims no job needs.
 pub fn jobs_needing<'p>(pipeline: &'p Pipeline, secret: &str) -> Vec<&'p str> {
     let claimed: Vec<&str> = pipeline
         .jobs
@@ -110,11 +111,50 @@ pub fn jobs_needing<'p>(pipeline: &'p Pipeline, secret: &str) -> Vec<&'p str> {
         .filter(|job| claims(job, secret))
         .map(|job| job.name.as_str())
         .collect();
-    if claimed.is_empty() {
+    let deploy_claims = pipeline
+        .deploys
+        .values()
+        .any(|deploy| deploy_claims(deploy, secret));
+    if claimed.is_empty() && !deploy_claims {
         pipeline.jobs.keys().map(String::as_str).collect()
     } else {
         claimed
     }
+}
+
+/// Whether `parity deploy NAME` needs `secret`: its steps or env name it,
+/// a job it runs first (its `needs`, and theirs) needs it, or nothing in
+/// the pipeline claims it.
+pub fn deploy_needs(pipeline: &Pipeline, deploy: &Deploy, secret: &str) -> bool {
+    if deploy_claims(deploy, secret) {
+        return true;
+    }
+    let claimed = pipeline.jobs.values().any(|job| claims(job, secret))
+        || pipeline.deploys.values().any(|d| deploy_claims(d, secret));
+    if !claimed {
+        return true;
+    }
+    let needing = jobs_needing(pipeline, secret);
+    let mut seen: Vec<&str> = Vec::new();
+    let mut stack: Vec<&str> = deploy.needs.iter().map(String::as_str).collect();
+    while let Some(name) = stack.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        seen.push(name);
+        if needing.contains(&name) {
+            return true;
+        }
+        if let Some(job) = pipeline.jobs.get(name) {
+            stack.extend(job.needs.iter().map(String::as_str));
+        }
+    }
+    false
+}
+
+fn deploy_claims(deploy: &Deploy, secret: &str) -> bool {
+    deploy.steps.iter().any(|step| mentions(step, secret))
+        || deploy.env.values().any(|value| mentions(value, secret))
 }
 
 fn claims(job: &Job, secret: &str) -> bool {
@@ -243,6 +283,39 @@ secrets = ["NPM_TOKEN"]
         assert_eq!(jobs_needing(&p, "NPM_TOKEN"), ["publish"]);
         assert_eq!(jobs_needing(&p, "DB_PASSWORD"), ["test"]);
         assert_eq!(jobs_needing(&p, "EVERYWHERE"), ["lint", "test", "publish"]);
+    }
+
+    #[test]
+    fn deploys_claim_secrets_too() {
+        let mut text = FILE.to_owned();
+        text.push_str(
+            r#"
+[deploy.production]
+needs = ["test"]
+run = "./deploy.sh"
+env = { TOKEN = "${DEPLOY_TOKEN}" }
+[deploy.docs]
+run = "./docs.sh"
+"#,
+        );
+        text = text.replace(
+            r#"required = ["NPM_TOKEN", "DB_PASSWORD", "EVERYWHERE"]"#,
+            r#"required = ["NPM_TOKEN", "DB_PASSWORD", "EVERYWHERE", "DEPLOY_TOKEN"]"#,
+        );
+        let p = pipeline(&text);
+        let (production, docs) = (&p.deploys["production"], &p.deploys["docs"]);
+        assert!(
+            jobs_needing(&p, "DEPLOY_TOKEN").is_empty(),
+            "only a deploy claims it"
+        );
+        assert!(deploy_needs(&p, production, "DEPLOY_TOKEN"));
+        assert!(!deploy_needs(&p, docs, "DEPLOY_TOKEN"));
+        assert!(
+            deploy_needs(&p, production, "DB_PASSWORD"),
+            "its need `test` does"
+        );
+        assert!(!deploy_needs(&p, production, "NPM_TOKEN"));
+        assert!(deploy_needs(&p, docs, "EVERYWHERE"), "nothing claims it");
     }
 
     #[test]

@@ -63,6 +63,31 @@ fn an_edited_pipeline_makes_the_workflow_stale() {
 }
 
 #[test]
+fn adding_or_editing_a_deploy_makes_the_workflow_stale() {
+    let dir = generated();
+    let mut pipeline = super::super::harness::unindent(PIPELINE);
+    pipeline.push_str("[deploy.production]\nneeds = [\"test\"]\nrun = \"./deploy.sh\"\n");
+    std::fs::write(dir.path().join("parity.toml"), &pipeline).unwrap();
+    parity(dir.path(), &["check"])
+        .status(1)
+        .stdout_has("+  deploy-production:\n")
+        .stdout_has("+        run: parity deploy production --commit ${{ github.sha }}");
+    // Written anew: the deploy step is parity's own, not a bypass.
+    parity(dir.path(), &["gen", "github"]).status(0);
+    parity(dir.path(), &["check"])
+        .status(0)
+        .stdout_has("✔ .github/workflows/parity.yml is up to date");
+    let edited = pipeline.replace(
+        "[deploy.production]\n",
+        "[deploy.production]\nbranch = \"release\"\n",
+    );
+    std::fs::write(dir.path().join("parity.toml"), edited).unwrap();
+    parity(dir.path(), &["check"])
+        .status(1)
+        .stdout_has("+    if: ${{ !failure() && !cancelled() && github.event_name == 'push' && github.ref == 'refs/heads/release' }}");
+}
+
+#[test]
 fn steps_that_bypass_parity_are_listed() {
     let dir = generated();
     write(

@@ -1,4 +1,4 @@
-//! `parity gen`: golden files for three example pipelines in every flavour,
+//! `parity gen`: golden files for four example pipelines in every flavour,
 //! each GitHub/Gitea workflow passing actionlint, each file passing `parity
 //! check` right after it was written.
 //!
@@ -116,6 +116,11 @@ fn publish_example() {
 }
 
 #[test]
+fn deploy_example() {
+    generate_all("deploy");
+}
+
+#[test]
 fn generation_is_deterministic_and_says_how_to_regenerate() {
     let dir = example("publish");
     let first = parity(dir.path(), &["gen", "github", "--stdout"]);
@@ -160,6 +165,72 @@ fn the_workflow_mirrors_the_pipeline() {
     )));
     assert!(text.contains("cancel-in-progress: ${{ github.event_name == 'pull_request' }}"));
     assert!(text.contains("contains(github.event.pull_request.labels.*.name, 'run-container')"));
+}
+
+#[test]
+fn each_deploy_is_a_queued_push_only_job() {
+    let text = std::fs::read_to_string(golden_dir("deploy").join("expected.github.yml"))
+        .expect("golden file");
+    let job = |id: &str| {
+        let start = text
+            .find(&format!("\n  {id}:\n"))
+            .unwrap_or_else(|| panic!("no job {id}"));
+        // Jobs are separated by a blank line.
+        let rest = &text[start + 1..];
+        let end = rest.find("\n\n").unwrap_or(rest.len());
+        rest[..end].to_owned()
+    };
+    let production = job("deploy-production");
+    // After the CI jobs it needs (the matrix job is one), only for pushes to its branch.
+    assert!(production.contains("    needs: [test]\n"), "{production}");
+    assert!(production.contains(
+        "if: ${{ !failure() && !cancelled() && github.event_name == 'push' && github.ref == 'refs/heads/main' }}"
+    ));
+    // Queued per environment, never cancelled; allowed to push the ledger.
+    assert!(production.contains(
+        "concurrency:\n      group: parity-deploy-production\n      cancel-in-progress: false\n"
+    ));
+    assert!(production.contains("permissions:\n      contents: write\n"));
+    assert!(production.contains("runs-on: ubuntu-24.04"));
+    assert!(production.contains("fetch-depth: 0"));
+    assert!(production.contains("run: parity deploy production --commit ${{ github.sha }}"));
+    // The secret only the deploy uses reaches it and no other job.
+    assert_eq!(text.matches("secrets.DEPLOY_TOKEN").count(), 1);
+    assert!(production.contains("DEPLOY_TOKEN: ${{ secrets.DEPLOY_TOKEN }}"));
+    // Without `branch`: the repository's default branch; its services' programs installed.
+    let staging = job("deploy-staging");
+    assert!(staging.contains(
+        "github.ref == format('refs/heads/{0}', github.event.repository.default_branch)"
+    ));
+    assert!(staging.contains("runs-on: ubuntu-latest"));
+    assert!(staging.contains("--no-install-recommends postgresql"));
+    // The workflow's own group is untouched: pull requests still cancel older runs.
+    assert!(text.contains("cancel-in-progress: ${{ github.event_name == 'pull_request' }}"));
+}
+
+#[test]
+fn deploy_branches_are_quoted_or_refused() {
+    let dir = tempdir();
+    let pipeline = |branch: &str| {
+        format!(
+            "version = 1\n[jobs.lint]\nrun = \"true\"\n[deploy.prod]\nbranch = \"{branch}\"\nrun = \"true\"\n"
+        )
+    };
+    write(dir.path(), "parity.toml", &pipeline("release/it's"));
+    parity(dir.path(), &["gen", "github"])
+        .status(0)
+        .stdout_has("wrote .github/workflows/parity.yml");
+    let path = dir.path().join(".github/workflows/parity.yml");
+    let text = std::fs::read_to_string(&path).expect("generated file");
+    assert!(
+        text.contains("github.ref == 'refs/heads/release/it''s'"),
+        "{text}"
+    );
+    actionlint(&path);
+    write(dir.path(), "parity.toml", &pipeline("x}}"));
+    parity(dir.path(), &["gen", "github"])
+        .status(2)
+        .stderr_has("branch `x}}` of deploy `prod`");
 }
 
 #[test]
