@@ -94,6 +94,7 @@ impl Insight {
             images.sort();
             images.dedup();
             fingerprint.container.image = Some(images.join(", "));
+            fingerprint.container.image_id = image_ids(&images);
         }
         let timings = self.recorder.timings();
         let record = RunRecord::build(RecordInputs {
@@ -145,6 +146,21 @@ impl Insight {
         }
         Ok(())
     }
+}
+
+/// The content ids of the runner images, as the engine reports them: a tag
+/// can move, an id cannot.
+fn image_ids(images: &[String]) -> Option<String> {
+    let engine = crate::container::Engine::find().ok()?;
+    let ids: Vec<String> = images
+        .iter()
+        .filter_map(|image| {
+            engine
+                .output(["image", "inspect", "--format", "{{.Id}}", image.as_str()])
+                .ok()
+        })
+        .collect();
+    (!ids.is_empty()).then(|| ids.join(", "))
 }
 
 fn source_text(error: &dyn std::error::Error) -> String {
