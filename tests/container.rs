@@ -8,7 +8,7 @@
 //! with `docker import` and cached by tag, so it is built once per machine.
 //! Every test returns early, saying so, where no engine answers.
 
-use crate::harness::{Output, Test, PARITY};
+use crate::harness::{Test, PARITY};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -83,7 +83,7 @@ fn base_image() -> String {
     }
     let root = tempfile::tempdir().expect("rootfs dir");
     build_rootfs(root.path());
-    let tar = Command::new("tar")
+    let mut tar = Command::new("tar")
         .args(["-C"])
         .arg(root.path())
         .args(["-c", "."])
@@ -98,10 +98,11 @@ fn base_image() -> String {
             "-",
             &tag,
         ])
-        .stdin(tar.stdout.expect("tar stdout"))
+        .stdin(tar.stdout.take().expect("tar stdout"))
         .stdout(Stdio::null())
         .status()
         .expect("docker import");
+    assert!(tar.wait().expect("tar").success(), "tar of the rootfs failed");
     assert!(status.success(), "docker import failed");
     tag
 }
