@@ -24,15 +24,15 @@ pub enum Error {
 
     #[error(transparent)]
     #[diagnostic(transparent)]
+    Services(#[from] ServiceError),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
     Secrets(#[from] crate::secrets::SecretsError),
 
     #[error(transparent)]
     #[diagnostic(transparent)]
     Ci(#[from] crate::ci::CiError),
-
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Services(#[from] ServiceError),
 
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -46,14 +46,14 @@ pub enum Error {
     #[diagnostic(transparent)]
     Cache(#[from] crate::cache::CacheError),
 
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Container(#[from] crate::container::ContainerError),
-
     /// Boxed: deploy errors are large and rare.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Deploy(Box<crate::deploy::DeployError>),
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Container(#[from] crate::container::ContainerError),
 
     #[error("cannot create the run directory under {}", path.display())]
     #[diagnostic(code(parity::run_dir))]
@@ -73,15 +73,15 @@ impl Error {
         match self {
             Error::Pipeline(_) | Error::Plan(_) | Error::EnvFile(_) | Error::Secrets(_) => exit_code::USAGE,
             Error::RunDir { .. } | Error::Start(_) => exit_code::FAILED,
+            Error::Services(e) => e.exit_code(),
             Error::Deploy(e) => e.exit_code(),
             Error::Ci(e) => e.exit_code(),
-            Error::Services(e) => e.exit_code(),
+            Error::Insight(e) => e.exit_code(),
+            Error::Init(e) => e.exit_code(),
             Error::Cache(e) if e.is_usage() => exit_code::USAGE,
             Error::Cache(_) => exit_code::FAILED,
             Error::Container(e) if e.is_usage() => exit_code::USAGE,
             Error::Container(_) => exit_code::FAILED,
-            Error::Insight(e) => e.exit_code(),
-            Error::Init(e) => e.exit_code(),
         }
     }
 }

@@ -45,30 +45,30 @@ enum Command {
     List(list::ListArgs),
     /// Write the CI workflow that runs each job with `parity run --job`.
     Gen(gen::GenArgs),
+    /// Build or list the runner image, tagged by the hash of what builds it.
+    Image(image::ImageArgs),
+    /// An interactive shell in the runner image, services started, their env set.
+    Shell(shell::ShellArgs),
     /// Fail when a generated workflow or the hook is stale, or a workflow step bypasses parity.
     Check(check::CheckArgs),
     /// Install or remove the pre-push hook that runs the fast profile.
     Hook(hook::HookArgs),
-    /// The local cache: `stats`, `gc`, and `explain JOB` (why it runs or is a hit).
-    Cache(cache::CacheArgs),
     /// The recorded runs, newest first.
     Runs(runs::RunsArgs),
     /// Write a run's HTML timeline: jobs and services as bars, logs, environment.
     Report(report::ReportArgs),
     /// The pipeline's services for local development: up, down, status, logs.
     Services(services::ServicesArgs),
-    /// Build or list the runner image, tagged by the hash of what builds it.
-    Image(image::ImageArgs),
-    /// An interactive shell in the runner image, services started, their env set.
-    Shell(shell::ShellArgs),
+    /// Check this machine against the pipeline: tool pins, engine, services, ports, secrets, workflow.
+    Doctor(doctor::DoctorArgs),
     /// Write a starter parity.toml from the repository, or `--from` a GitHub Actions workflow.
     Init(init::InitArgs),
     /// Compare two runs: changed results and environment differences, likeliest cause first.
     Diff(diff::DiffArgs),
-    /// Check this machine against the pipeline: tool pins, engine, services, ports, secrets, workflow.
-    Doctor(doctor::DoctorArgs),
     /// Deploy a commit to an environment: serialized, stale-guarded, recorded.
     Deploy(deploy::DeployArgs),
+    /// The local cache: `stats`, `gc`, and `explain JOB` (why it runs or is a hit).
+    Cache(cache::CacheArgs),
     /// Print shell completions: `parity completions bash > /etc/bash_completion.d/parity`.
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff): `parity man > parity.1`.
@@ -89,18 +89,18 @@ pub fn main() -> i32 {
         Command::Run(args) => run::run(&cli, args),
         Command::List(args) => list::list(&cli, args),
         Command::Gen(args) => gen::gen(&cli, args),
+        Command::Image(args) => image::image(&cli, args),
+        Command::Shell(args) => shell::shell(&cli, args),
         Command::Check(args) => check::check(&cli, args),
         Command::Hook(args) => hook::hook(&cli, args),
-        Command::Cache(args) => cache::cache(&cli, args),
         Command::Runs(args) => runs::runs(&cli, args),
         Command::Report(args) => report::report(&cli, args),
         Command::Services(args) => services::services(&cli, args),
-        Command::Image(args) => image::image(&cli, args),
-        Command::Shell(args) => shell::shell(&cli, args),
         Command::Diff(args) => diff::diff(&cli, args),
         Command::Doctor(args) => doctor::doctor(&cli, args),
         Command::Init(args) => init::init(&cli, args),
         Command::Deploy(args) => deploy::deploy(&cli, args),
+        Command::Cache(args) => cache::cache(&cli, args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
     };

@@ -190,8 +190,8 @@ pub(super) fn run_in(
         secrets: secrets.set.clone(),
         parallelism: options.parallelism,
         keep_going: options.keep_going,
-        cache: cache.clone(),
         sandbox: containers.sandbox.clone().map(|s| s as Arc<dyn crate::exec::Sandbox>),
+        cache: cache.clone(),
         services: None,
     };
     let pool = crate::services::ServicePool::new(&pipeline, &plan, &run_dir.path, &run_dir.id, ctx.env.clone(), ctx.secrets.clone(), Some(&containers.native))?;
@@ -218,6 +218,9 @@ pub(super) fn run_in(
         crate::report::short_duration(summary.duration),
         run_dir.display()
     ));
+    if let Err(e) = actions::write_results(&summary.results, verdict(summary.exit_code()), summary.duration, &secrets.set) {
+        console.warn(&format!("cannot write the step summary or outputs: {e}"));
+    }
     let invocation = Invocation {
         targets: options.targets.clone(),
         profile: options.profile.clone(),
@@ -237,9 +240,6 @@ pub(super) fn run_in(
         junit: args.junit.as_deref(),
         runner_images,
     };
-    if let Err(e) = actions::write_results(&summary.results, verdict(summary.exit_code()), summary.duration, &secrets.set) {
-        console.warn(&format!("cannot write the step summary or outputs: {e}"));
-    }
     insight.finish(finished, console.as_ref()).map_err(InsightError::from)?;
     Ok((summary.exit_code(), summary.results))
 }

@@ -674,7 +674,7 @@ impl Validator<'_> {
         for (span, cycle) in found {
             self.push(
                 Problem::new(self.src, span, format!("{what} dependency cycle: {cycle}"), "this closes the cycle")
-                    .with_help(format!("remove one `needs` entry on the cycle")),
+                    .with_help("remove one `needs` entry on the cycle"),
             );
         }
     }
