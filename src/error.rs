@@ -71,7 +71,9 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Pipeline(_) | Error::Plan(_) | Error::EnvFile(_) | Error::Secrets(_) => exit_code::USAGE,
+            Error::Pipeline(_) | Error::Plan(_) | Error::EnvFile(_) | Error::Secrets(_) => {
+                exit_code::USAGE
+            }
             Error::RunDir { .. } | Error::Start(_) => exit_code::FAILED,
             Error::Services(e) => e.exit_code(),
             Error::Deploy(e) => e.exit_code(),

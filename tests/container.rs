@@ -102,7 +102,10 @@ fn base_image() -> String {
         .stdout(Stdio::null())
         .status()
         .expect("docker import");
-    assert!(tar.wait().expect("tar").success(), "tar of the rootfs failed");
+    assert!(
+        tar.wait().expect("tar").success(),
+        "tar of the rootfs failed"
+    );
     assert!(status.success(), "docker import failed");
     tag
 }

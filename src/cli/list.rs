@@ -35,10 +35,18 @@ pub(super) fn list(cli: &Cli, args: &ListArgs) -> Result<i32, Error> {
                 })
             })
             .collect();
-        print_out(&format!("{}\n", serde_json::to_string_pretty(&rows).unwrap_or_default()));
+        print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        ));
         return Ok(exit_code::SUCCESS);
     }
-    let width = pipeline.jobs.keys().map(|n| n.chars().count()).max().unwrap_or(0);
+    let width = pipeline
+        .jobs
+        .keys()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for job in pipeline.jobs.values() {
         let notes = notes(job).join(" · ");

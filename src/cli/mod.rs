@@ -1,17 +1,17 @@
 //! Command-line entry: argument definitions and dispatch, one file per subcommand.
 
-mod compare;
+mod cache;
 mod check;
+mod compare;
 mod completions;
 mod deploy;
 mod devcontainer;
 mod diff;
 mod doctor;
-mod init;
-mod cache;
-mod image;
 mod gen;
 mod hook;
+mod image;
+mod init;
 mod list;
 mod man;
 mod report;
@@ -27,10 +27,20 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "parity", version, about = "One pipeline, every machine: run your CI pipeline locally exactly as CI does")]
+#[command(
+    name = "parity",
+    version,
+    about = "One pipeline, every machine: run your CI pipeline locally exactly as CI does"
+)]
 struct Cli {
     /// The pipeline file (default: parity.toml here or in a parent directory).
-    #[arg(long, short = 'f', global = true, value_name = "PATH", env = "PARITY_FILE")]
+    #[arg(
+        long,
+        short = 'f',
+        global = true,
+        value_name = "PATH",
+        env = "PARITY_FILE"
+    )]
     file: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -82,7 +92,11 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { exit_code::USAGE } else { exit_code::SUCCESS };
+            return if e.use_stderr() {
+                exit_code::USAGE
+            } else {
+                exit_code::SUCCESS
+            };
         }
     };
     let result = match &cli.command {

@@ -4,7 +4,9 @@ use super::Cli;
 use crate::error::Error;
 use crate::exec::{self, Observer, Plan, RunContext, RunOptions};
 use crate::report::record::{Invocation, ServiceTiming};
-use crate::report::{actions, Finished, Insight, InsightError, summary_table, Console, RunDir, Style};
+use crate::report::{
+    actions, summary_table, Console, Finished, Insight, InsightError, RunDir, Style,
+};
 use crate::{env_file, exit_code, secrets};
 use indexmap::IndexMap;
 use std::path::PathBuf;
@@ -136,7 +138,10 @@ pub(super) fn run_in(
     let mut plan = Plan::new(&pipeline, &options, &ambient)?;
     let secrets = secrets::collect(&pipeline, &ambient, &env_values);
     let dry_run = |job: &str| !options.publish && pipeline.jobs.get(job).is_some_and(|j| j.publish);
-    let for_real = plan.jobs.iter().filter(|j| j.skip.is_none() && !dry_run(&j.job));
+    let for_real = plan
+        .jobs
+        .iter()
+        .filter(|j| j.skip.is_none() && !dry_run(&j.job));
     secrets::check_required(&pipeline, for_real.map(|j| j.job.as_str()), &ambient)?;
 
     let run_dir = RunDir::create(&pipeline.root).map_err(|source| Error::RunDir {
@@ -147,7 +152,12 @@ pub(super) fn run_in(
     let runnable = plan.jobs.iter().filter(|j| j.skip.is_none()).count();
     let style = Style::detect(args.verbose);
     let console = Arc::new(
-        Console::new(style, names.clone(), options.parallelism == 1 || runnable <= 1).masking(secrets.set.clone()),
+        Console::new(
+            style,
+            names.clone(),
+            options.parallelism == 1 || runnable <= 1,
+        )
+        .masking(secrets.set.clone()),
     );
     if style == Style::Actions {
         actions::add_masks(&secrets.set);
@@ -157,18 +167,28 @@ pub(super) fn run_in(
     }
 
     let container_options = crate::container::ContainerOptions {
-        container: container.unwrap_or(args.container || profile.is_some_and(|p| p.container == Some(true))),
+        container: container
+            .unwrap_or(args.container || profile.is_some_and(|p| p.container == Some(true))),
         services: args.services,
         rebuild: args.rebuild,
     };
     let say = |line: &str| console.print(&format!("parity: {line}\n"));
     let labels = crate::container::Labels::new(&run_dir.id, &pipeline.root);
-    let containers = crate::container::prepare(&pipeline, &mut plan, &container_options, &labels, &run_dir.path, &ambient, &say)?;
+    let containers = crate::container::prepare(
+        &pipeline,
+        &mut plan,
+        &container_options,
+        &labels,
+        &run_dir.path,
+        &ambient,
+        &say,
+    )?;
 
-    let cache_settings = (!args.no_cache && container.is_none()).then(|| crate::cache::CacheSettings {
-        read_only: args.cache_only_read,
-        runner_images: super::cache::runner_images(&plan, containers.sandbox.as_deref()),
-    });
+    let cache_settings =
+        (!args.no_cache && container.is_none()).then(|| crate::cache::CacheSettings {
+            read_only: args.cache_only_read,
+            runner_images: super::cache::runner_images(&plan, containers.sandbox.as_deref()),
+        });
     let cache = super::cache::open_for_run(
         &pipeline,
         &plan,
@@ -178,7 +198,11 @@ pub(super) fn run_in(
         console.as_ref(),
     );
     if !args.explain.is_empty() {
-        console.print(&super::cache::explanations(&args.explain, cache.as_deref(), &plan)?);
+        console.print(&super::cache::explanations(
+            &args.explain,
+            cache.as_deref(),
+            &plan,
+        )?);
     }
 
     let mut env: Vec<(String, String)> = env_values.clone().into_iter().collect();
@@ -190,11 +214,22 @@ pub(super) fn run_in(
         secrets: secrets.set.clone(),
         parallelism: options.parallelism,
         keep_going: options.keep_going,
-        sandbox: containers.sandbox.clone().map(|s| s as Arc<dyn crate::exec::Sandbox>),
+        sandbox: containers
+            .sandbox
+            .clone()
+            .map(|s| s as Arc<dyn crate::exec::Sandbox>),
         cache: cache.clone(),
         services: None,
     };
-    let pool = crate::services::ServicePool::new(&pipeline, &plan, &run_dir.path, &run_dir.id, ctx.env.clone(), ctx.secrets.clone(), Some(&containers.native))?;
+    let pool = crate::services::ServicePool::new(
+        &pipeline,
+        &plan,
+        &run_dir.path,
+        &run_dir.id,
+        ctx.env.clone(),
+        ctx.secrets.clone(),
+        Some(&containers.native),
+    )?;
     ctx.services = Some(Arc::new(pool));
     if style != Style::Interactive {
         console.print(&format!(
@@ -204,9 +239,18 @@ pub(super) fn run_in(
             run_dir.display()
         ));
     }
-    let insight = Insight::start(&pipeline, &ambient, &env_values, &secrets.set, console.clone(), plan.jobs.len());
+    let insight = Insight::start(
+        &pipeline,
+        &ambient,
+        &env_values,
+        &secrets.set,
+        console.clone(),
+        plan.jobs.len(),
+    );
     let summary = exec::run(&plan, &ctx, insight.observer()).map_err(Error::Start)?;
-    let runner_images = super::cache::runner_images(&plan, containers.sandbox.as_deref()).into_values().collect();
+    let runner_images = super::cache::runner_images(&plan, containers.sandbox.as_deref())
+        .into_values()
+        .collect();
     drop(containers);
     if let Some(cache) = &cache {
         cache.finish();
@@ -218,14 +262,23 @@ pub(super) fn run_in(
         crate::report::short_duration(summary.duration),
         run_dir.display()
     ));
-    if let Err(e) = actions::write_results(&summary.results, verdict(summary.exit_code()), summary.duration, &secrets.set) {
+    if let Err(e) = actions::write_results(
+        &summary.results,
+        verdict(summary.exit_code()),
+        summary.duration,
+        &secrets.set,
+    ) {
         console.warn(&format!("cannot write the step summary or outputs: {e}"));
     }
     let invocation = Invocation {
         targets: options.targets.clone(),
         profile: options.profile.clone(),
         enable: options.enable.clone(),
-        matrix: options.matrix.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        matrix: options
+            .matrix
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
         keep_going: options.keep_going,
         parallelism: options.parallelism,
         publish: options.publish,
@@ -240,7 +293,9 @@ pub(super) fn run_in(
         junit: args.junit.as_deref(),
         runner_images,
     };
-    insight.finish(finished, console.as_ref()).map_err(InsightError::from)?;
+    insight
+        .finish(finished, console.as_ref())
+        .map_err(InsightError::from)?;
     Ok((summary.exit_code(), summary.results))
 }
 

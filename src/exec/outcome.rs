@@ -58,16 +58,26 @@ impl fmt::Display for SkipReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Passed,
-    Failed { step: usize, command: String, end: StepEnd },
+    Failed {
+        step: usize,
+        command: String,
+        end: StepEnd,
+    },
     TimedOut(Duration),
     /// Stopped while running: fail-fast or Ctrl-C.
-    Cancelled { interrupted: bool },
+    Cancelled {
+        interrupted: bool,
+    },
     Skipped(SkipReason),
     /// Its inputs had not changed: log replayed and outputs restored from
     /// the cache (`remote` when the remote cache had it).
-    Cached { remote: bool },
+    Cached {
+        remote: bool,
+    },
     /// The steps passed, but an `outputs` entry names nothing.
-    OutputMissing { path: String },
+    OutputMissing {
+        path: String,
+    },
 }
 
 impl Outcome {

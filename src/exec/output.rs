@@ -23,7 +23,12 @@ pub(crate) struct JobSink {
 }
 
 impl JobSink {
-    pub(crate) fn new(job: usize, log: File, console: Arc<dyn Observer>, secrets: SecretSet) -> Arc<Self> {
+    pub(crate) fn new(
+        job: usize,
+        log: File,
+        console: Arc<dyn Observer>,
+        secrets: SecretSet,
+    ) -> Arc<Self> {
         Arc::new(JobSink {
             job,
             log: Mutex::new(BufWriter::with_capacity(CHUNK, log)),
@@ -92,7 +97,10 @@ pub(crate) struct Pump {
 
 impl Pump {
     /// Any reader will do: a step's pipe, or a container's output stream.
-    pub(crate) fn start(mut pipe: impl Read + Send + 'static, sink: Arc<JobSink>) -> io::Result<Pump> {
+    pub(crate) fn start(
+        mut pipe: impl Read + Send + 'static,
+        sink: Arc<JobSink>,
+    ) -> io::Result<Pump> {
         let (tx, done) = mpsc::channel();
         std::thread::Builder::new()
             .name("parity-output".into())

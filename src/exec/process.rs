@@ -27,7 +27,9 @@ pub(crate) const GRACE: Duration = Duration::from_secs(5);
 static OWNED: LazyLock<Mutex<HashSet<i32>>> = LazyLock::new(Mutex::default);
 
 pub(crate) fn owned_children() -> MutexGuard<'static, HashSet<i32>> {
-    OWNED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    OWNED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What a step needs to start.

@@ -24,7 +24,9 @@ use std::sync::{LazyLock, Mutex, MutexGuard};
 static ADOPTED: LazyLock<Mutex<HashSet<i32>>> = LazyLock::new(Mutex::default);
 
 fn adopted() -> MutexGuard<'static, HashSet<i32>> {
-    ADOPTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    ADOPTED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The environment variable that marks a job's processes, `RUN_ID/INDEX`.

@@ -79,7 +79,9 @@ impl Matrix {
 }
 
 fn matches(combo: &Combination, pattern: &Combination) -> bool {
-    pattern.iter().all(|(key, value)| combo.get(key) == Some(value))
+    pattern
+        .iter()
+        .all(|(key, value)| combo.get(key) == Some(value))
 }
 
 /// The display name of one instance: `test (features=full, os=linux)`.

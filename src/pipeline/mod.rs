@@ -56,7 +56,10 @@ pub struct Runner {
 pub enum RunnerSource {
     Image(String),
     /// A Dockerfile and its build context, relative to the pipeline root.
-    Dockerfile { path: PathBuf, context: PathBuf },
+    Dockerfile {
+        path: PathBuf,
+        context: PathBuf,
+    },
 }
 
 /// Where job results are cached and who may write them.

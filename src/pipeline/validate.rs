@@ -78,7 +78,12 @@ pub(super) fn validate(path: &Path, src: &Source) -> Result<Pipeline, Vec<Proble
             .unwrap_or_default(),
     };
     for job in raw.jobs.values() {
-        v.known(&job.secrets, secrets.required.iter().chain(&secrets.optional), "secret", "secrets");
+        v.known(
+            &job.secrets,
+            secrets.required.iter().chain(&secrets.optional),
+            "secret",
+            "secrets",
+        );
     }
     let deploys = v.deploys(&raw.deploy, &jobs, &services);
     let runner = raw.runner.as_ref().and_then(|r| v.runner(r));
@@ -202,7 +207,12 @@ impl Validator<'_> {
     }
 
     /// Checks every `{{…}}` in `template` names something `allowed` offers.
-    fn placeholders(&mut self, span: std::ops::Range<usize>, template: &str, allowed: &[Allowed<'_>]) {
+    fn placeholders(
+        &mut self,
+        span: std::ops::Range<usize>,
+        template: &str,
+        allowed: &[Allowed<'_>],
+    ) {
         match placeholder::scan(template) {
             Err(e) => {
                 let span = self.inner_span(span, template, e.range);
@@ -236,7 +246,8 @@ impl Validator<'_> {
         range: std::ops::Range<usize>,
     ) -> std::ops::Range<usize> {
         let written = self.text.get(value_span.clone()).unwrap_or_default();
-        let quoted = written.len() == value.len() + 2 && written.get(1..written.len() - 1) == Some(value);
+        let quoted =
+            written.len() == value.len() + 2 && written.get(1..written.len() - 1) == Some(value);
         if quoted {
             value_span.start + 1 + range.start..value_span.start + 1 + range.end
         } else {
@@ -256,19 +267,32 @@ impl Validator<'_> {
             },
             (Some(image), Some(_)) => {
                 self.push(
-                    Problem::new(self.src, image.span(), "`[runner]` sets both `image` and `dockerfile`", "one too many")
-                        .with_help("use `image` for a prebuilt image, `dockerfile` to build one"),
+                    Problem::new(
+                        self.src,
+                        image.span(),
+                        "`[runner]` sets both `image` and `dockerfile`",
+                        "one too many",
+                    )
+                    .with_help("use `image` for a prebuilt image, `dockerfile` to build one"),
                 );
                 return None;
             }
             (None, None) => {
-                self.problem(0..0, "`[runner]` needs `image` or `dockerfile`", "no runner image");
+                self.problem(
+                    0..0,
+                    "`[runner]` needs `image` or `dockerfile`",
+                    "no runner image",
+                );
                 return None;
             }
         };
         Some(Runner {
             source,
-            build_args: raw.build_args.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
+            build_args: raw
+                .build_args
+                .iter()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
+                .collect(),
             mount_docker_socket: raw.mount_docker_socket,
             gpus: raw.gpus.clone(),
         })
@@ -281,8 +305,13 @@ impl Validator<'_> {
             Some((_, "never")) => CacheWrite::Never,
             Some((w, other)) => {
                 self.push(
-                    Problem::new(self.src, w.span(), format!("unknown cache write policy `{other}`"), "not a policy")
-                        .with_help("`ci` (only where CI=true), `always` or `never`"),
+                    Problem::new(
+                        self.src,
+                        w.span(),
+                        format!("unknown cache write policy `{other}`"),
+                        "not a policy",
+                    )
+                    .with_help("`ci` (only where CI=true), `always` or `never`"),
                 );
                 CacheWrite::Ci
             }
@@ -290,21 +319,36 @@ impl Validator<'_> {
         if let Some(remote) = &raw.remote {
             let url = remote.get_ref();
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                self.problem(remote.span(), "the remote cache must be an http:// or https:// URL", "not an HTTP URL");
+                self.problem(
+                    remote.span(),
+                    "the remote cache must be an http:// or https:// URL",
+                    "not an HTTP URL",
+                );
             }
         }
-        let max_size = raw.max_size.as_ref().and_then(|size| match parse_size(size.get_ref()) {
-            Some(bytes) => Some(bytes),
-            None => {
-                self.push(
-                    Problem::new(self.src, size.span(), format!("bad size `{}`", size.get_ref()), "not a size")
+        let max_size = raw
+            .max_size
+            .as_ref()
+            .and_then(|size| match parse_size(size.get_ref()) {
+                Some(bytes) => Some(bytes),
+                None => {
+                    self.push(
+                        Problem::new(
+                            self.src,
+                            size.span(),
+                            format!("bad size `{}`", size.get_ref()),
+                            "not a size",
+                        )
                         .with_help("write sizes like \"500MB\", \"10GB\" or \"2GiB\""),
-                );
-                None
-            }
-        });
+                    );
+                    None
+                }
+            });
         Cache {
-            remote: raw.remote.as_ref().map(|r| r.get_ref().trim_end_matches('/').to_owned()),
+            remote: raw
+                .remote
+                .as_ref()
+                .map(|r| r.get_ref().trim_end_matches('/').to_owned()),
             write,
             max_size,
             token_env: raw.token_env.clone(),
@@ -342,27 +386,35 @@ impl Validator<'_> {
                     Problem::new(
                         self.src,
                         chosen[1].span(),
-                        format!("service `{}` sets more than one of `preset`, `command`, `image`", name.get_ref()),
+                        format!(
+                            "service `{}` sets more than one of `preset`, `command`, `image`",
+                            name.get_ref()
+                        ),
                         "second way to start it",
                     )
                     .with_help("a service is a preset, a command or an image; keep one"),
                 );
                 return None;
             }
-            (Some(preset), _, _) => {
-                match Preset::ALL.iter().find(|(n, _)| n == preset.get_ref()) {
-                    Some((_, p)) => ServiceKind::Preset(*p),
-                    None => {
-                        let help = did_you_mean(preset.get_ref(), Preset::ALL.iter().map(|(n, _)| *n))
-                            .unwrap_or_else(|| "presets: postgres, redis; anything else takes `command`".into());
-                        self.push(
-                            Problem::new(self.src, preset.span(), format!("unknown preset `{}`", preset.get_ref()), "no such preset")
-                                .with_help(help),
-                        );
-                        return None;
-                    }
+            (Some(preset), _, _) => match Preset::ALL.iter().find(|(n, _)| n == preset.get_ref()) {
+                Some((_, p)) => ServiceKind::Preset(*p),
+                None => {
+                    let help = did_you_mean(preset.get_ref(), Preset::ALL.iter().map(|(n, _)| *n))
+                        .unwrap_or_else(|| {
+                            "presets: postgres, redis; anything else takes `command`".into()
+                        });
+                    self.push(
+                        Problem::new(
+                            self.src,
+                            preset.span(),
+                            format!("unknown preset `{}`", preset.get_ref()),
+                            "no such preset",
+                        )
+                        .with_help(help),
+                    );
+                    return None;
                 }
-            }
+            },
             (_, Some(command), _) => {
                 self.placeholders(command.span(), command.get_ref(), allowed);
                 ServiceKind::Command(command.get_ref().clone())
@@ -385,7 +437,11 @@ impl Validator<'_> {
             Some(p) => match u16::try_from(*p.get_ref()) {
                 Ok(port) if port > 0 => Some(port),
                 _ => {
-                    self.problem(p.span(), format!("port {} is out of range", p.get_ref()), "ports are 1 to 65535");
+                    self.problem(
+                        p.span(),
+                        format!("port {} is out of range", p.get_ref()),
+                        "ports are 1 to 65535",
+                    );
                     None
                 }
             },
@@ -412,8 +468,13 @@ impl Validator<'_> {
         if given.len() != 1 {
             let span = given.get(1).map(|s| s.span()).unwrap_or(0..0);
             self.push(
-                Problem::new(self.src, span, "a readiness probe needs exactly one of `exec`, `tcp`, `http`, `log`", "here")
-                    .with_help("for example `ready = { tcp = \"127.0.0.1:{{port}}\" }`"),
+                Problem::new(
+                    self.src,
+                    span,
+                    "a readiness probe needs exactly one of `exec`, `tcp`, `http`, `log`",
+                    "here",
+                )
+                .with_help("for example `ready = { tcp = \"127.0.0.1:{{port}}\" }`"),
             );
             return None;
         }
@@ -434,7 +495,10 @@ impl Validator<'_> {
             let log = raw.log.as_ref()?;
             Probe::Log {
                 pattern: log.get_ref().clone(),
-                times: raw.times.as_ref().map_or(1, |t| u32::try_from(*t.get_ref()).unwrap_or(1)),
+                times: raw
+                    .times
+                    .as_ref()
+                    .map_or(1, |t| u32::try_from(*t.get_ref()).unwrap_or(1)),
             }
         };
         let interval = raw
@@ -487,7 +551,10 @@ impl Validator<'_> {
         if name.get_ref().contains(['(', ')', ',', '=']) {
             self.problem(
                 name.span(),
-                format!("job name `{}` uses a character reserved for matrix names", name.get_ref()),
+                format!(
+                    "job name `{}` uses a character reserved for matrix names",
+                    name.get_ref()
+                ),
                 "`(`, `)`, `,` and `=` name matrix instances",
             );
         }
@@ -512,7 +579,11 @@ impl Validator<'_> {
             Some(shell) => match shlex::split(shell.get_ref()) {
                 Some(words) if !words.is_empty() => words,
                 _ => {
-                    self.problem(shell.span(), "bad `shell`", "expected a program and its arguments, like \"bash -e\"");
+                    self.problem(
+                        shell.span(),
+                        "bad `shell`",
+                        "expected a program and its arguments, like \"bash -e\"",
+                    );
                     Vec::new()
                 }
             },
@@ -522,8 +593,13 @@ impl Validator<'_> {
             self.env_names(std::slice::from_ref(switch));
         }
         let working_directory = raw.working_directory.as_ref().map(|dir| {
-            if Path::new(dir.get_ref()).is_absolute() || dir.get_ref().split('/').any(|c| c == "..") {
-                self.problem(dir.span(), "`working_directory` must stay inside the repository", "a relative path without `..`");
+            if Path::new(dir.get_ref()).is_absolute() || dir.get_ref().split('/').any(|c| c == "..")
+            {
+                self.problem(
+                    dir.span(),
+                    "`working_directory` must stay inside the repository",
+                    "a relative path without `..`",
+                );
             }
             dir.get_ref().into()
         });
@@ -551,7 +627,11 @@ impl Validator<'_> {
     fn globs(&mut self, globs: &[SpannedStr]) -> Vec<String> {
         for glob in globs {
             if let Err(e) = globset::Glob::new(glob.get_ref()) {
-                self.problem(glob.span(), format!("bad glob `{}`", glob.get_ref()), e.kind().to_string());
+                self.problem(
+                    glob.span(),
+                    format!("bad glob `{}`", glob.get_ref()),
+                    e.kind().to_string(),
+                );
             }
         }
         globs.iter().map(|g| g.get_ref().clone()).collect()
@@ -568,11 +648,14 @@ impl Validator<'_> {
                     None => ok = false,
                 },
                 _ => {
-                    let values = value.get_ref().as_array().map(|items| {
-                        items.iter().map(scalar).collect::<Option<Vec<String>>>()
-                    });
+                    let values = value
+                        .get_ref()
+                        .as_array()
+                        .map(|items| items.iter().map(scalar).collect::<Option<Vec<String>>>());
                     match values {
-                        Some(Some(values)) if !values.is_empty() => matrix.axes.push((key.clone(), values)),
+                        Some(Some(values)) if !values.is_empty() => {
+                            matrix.axes.push((key.clone(), values))
+                        }
                         _ => {
                             ok = false;
                             self.problem(
@@ -590,9 +673,19 @@ impl Validator<'_> {
             return None;
         }
         for exclude in &matrix.exclude {
-            if let Some(key) = exclude.keys().find(|k| !matrix.axes.iter().any(|(a, _)| a == *k)) {
-                let span = raw.get_ref().get("exclude").map_or(raw.span(), |v| v.span());
-                self.problem(span, format!("`exclude` names `{key}`, which is not a matrix axis"), "excludes match axis values");
+            if let Some(key) = exclude
+                .keys()
+                .find(|k| !matrix.axes.iter().any(|(a, _)| a == *k))
+            {
+                let span = raw
+                    .get_ref()
+                    .get("exclude")
+                    .map_or(raw.span(), |v| v.span());
+                self.problem(
+                    span,
+                    format!("`exclude` names `{key}`, which is not a matrix axis"),
+                    "excludes match axis values",
+                );
                 ok = false;
             }
         }
@@ -673,8 +766,13 @@ impl Validator<'_> {
         }
         for (span, cycle) in found {
             self.push(
-                Problem::new(self.src, span, format!("{what} dependency cycle: {cycle}"), "this closes the cycle")
-                    .with_help("remove one `needs` entry on the cycle"),
+                Problem::new(
+                    self.src,
+                    span,
+                    format!("{what} dependency cycle: {cycle}"),
+                    "this closes the cycle",
+                )
+                .with_help("remove one `needs` entry on the cycle"),
             );
         }
     }
@@ -731,7 +829,11 @@ fn check_placeholder(name: &str, allowed: &[Allowed<'_>]) -> Result<(), String> 
                     }
                 }
                 for service in names.iter() {
-                    offered.extend(SERVICE_FIELDS.iter().map(|f| format!("services.{service}.{f}")));
+                    offered.extend(
+                        SERVICE_FIELDS
+                            .iter()
+                            .map(|f| format!("services.{service}.{f}")),
+                    );
                 }
             }
             Allowed::Matrix(keys) => {
@@ -744,13 +846,22 @@ fn check_placeholder(name: &str, allowed: &[Allowed<'_>]) -> Result<(), String> 
             }
         }
     }
-    Err(did_you_mean(name, offered.iter().map(String::as_str)).unwrap_or_else(|| {
-        if offered.is_empty() {
-            "no placeholders are available here; `$VAR` is left to the shell".to_owned()
-        } else {
-            format!("available here: {}", offered.iter().map(|o| format!("{{{{{o}}}}}")).collect::<Vec<_>>().join(", "))
-        }
-    }))
+    Err(
+        did_you_mean(name, offered.iter().map(String::as_str)).unwrap_or_else(|| {
+            if offered.is_empty() {
+                "no placeholders are available here; `$VAR` is left to the shell".to_owned()
+            } else {
+                format!(
+                    "available here: {}",
+                    offered
+                        .iter()
+                        .map(|o| format!("{{{{{o}}}}}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        }),
+    )
 }
 
 fn scalar(value: &toml::Value) -> Option<String> {
@@ -766,7 +877,9 @@ fn scalar(value: &toml::Value) -> Option<String> {
 /// `500MB`, `10GB`, `2GiB`, `1024` (bytes).
 fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: f64 = number.parse().ok()?;
     let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {

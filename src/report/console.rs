@@ -63,7 +63,10 @@ struct Live {
 
 impl Console {
     pub fn new(style: Style, names: Vec<String>, one_at_a_time: bool) -> Console {
-        let prefixes = names.iter().map(|n| format!("[{n}] ").into_bytes()).collect();
+        let prefixes = names
+            .iter()
+            .map(|n| format!("[{n}] ").into_bytes())
+            .collect();
         let live = (style == Style::Interactive).then(|| Live {
             multi: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
             bars: Mutex::new(HashMap::new()),
@@ -113,7 +116,10 @@ impl Console {
 
     fn group_close(&self, job: usize) -> String {
         match self.style {
-            Style::GitLab => format!("\x1b[0Ksection_end:{}:parity_job_{job}\r\x1b[0K\n", unix_now()),
+            Style::GitLab => format!(
+                "\x1b[0Ksection_end:{}:parity_job_{job}\r\x1b[0K\n",
+                unix_now()
+            ),
             _ => "::endgroup::\n".to_owned(),
         }
     }
@@ -151,8 +157,10 @@ impl Observer for Console {
             (Some(live), _) => {
                 let bar = live.multi.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}")
-                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    ProgressStyle::with_template(
+                        "{spinner:.cyan} {prefix:.bold} {elapsed:>4} {wide_msg:.dim}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar.set_prefix(self.names[job].clone());
                 bar.enable_steady_tick(Duration::from_millis(100));
@@ -236,7 +244,11 @@ impl Observer for Console {
                 text.push('\n');
                 if outcome.is_failure() && self.style == Style::Actions {
                     let detail = self.secrets.mask_str(&outcome.detail().unwrap_or_default());
-                    text.push_str(&format!("::error title={} {}::{detail}\n", self.names[job], outcome.label()));
+                    text.push_str(&format!(
+                        "::error title={} {}::{detail}\n",
+                        self.names[job],
+                        outcome.label()
+                    ));
                 }
                 print_out(&text);
             }
@@ -248,7 +260,9 @@ impl Observer for Console {
         let message = self.secrets.mask_str(message);
         let line = match self.style {
             Style::Actions => format!("::warning::{message}"),
-            Style::Interactive => console::style(format!("warning: {message}")).yellow().to_string(),
+            Style::Interactive => console::style(format!("warning: {message}"))
+                .yellow()
+                .to_string(),
             Style::Plain | Style::GitLab => format!("warning: {message}"),
         };
         match &self.live {
@@ -266,7 +280,8 @@ fn unix_now() -> u64 {
 
 /// A failing job's whole log, between two rules, for the terminal view.
 fn framed_log(name: &str, log: &Path) -> String {
-    let body = std::fs::read_to_string(log).unwrap_or_else(|e| format!("(cannot read {}: {e})\n", log.display()));
+    let body = std::fs::read_to_string(log)
+        .unwrap_or_else(|e| format!("(cannot read {}: {e})\n", log.display()));
     let rule = console::style(format!("── {name} ──")).dim();
     let end = console::style(format!("── end of {name} · {} ──", log.display())).dim();
     let mut text = format!("{rule}\n{body}");

@@ -77,7 +77,11 @@ fn slug(name: &str) -> String {
         }
     }
     let out = out.trim_matches('-');
-    if out.is_empty() { "job".to_owned() } else { out.to_owned() }
+    if out.is_empty() {
+        "job".to_owned()
+    } else {
+        out.to_owned()
+    }
 }
 
 /// `20261127T092024Z-1a2b`: sorts by time, unique across concurrent runs.
@@ -88,7 +92,10 @@ fn new_id() -> String {
         .chars()
         .filter(|c| !matches!(c, '-' | ':'))
         .collect();
-    let nanos = now.duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let nanos = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
     format!("{stamp}-{salt:04x}")
 }
@@ -99,7 +106,10 @@ mod tests {
 
     #[test]
     fn slugs_are_file_names() {
-        assert_eq!(slug("test (features=full, os=linux)"), "test-features=full-os=linux");
+        assert_eq!(
+            slug("test (features=full, os=linux)"),
+            "test-features=full-os=linux"
+        );
         assert_eq!(slug("///"), "job");
     }
 

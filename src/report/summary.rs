@@ -5,14 +5,24 @@ use crate::exec::{JobResult, Outcome};
 
 /// One row per job: name, result, duration, and why when it did not pass.
 pub fn table(results: &[JobResult]) -> String {
-    let name_width = results.iter().map(|r| r.name.chars().count()).max().unwrap_or(3).max(3);
+    let name_width = results
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(3)
+        .max(3);
     let mut out = format!("{:<name_width$}  {:<9}  {:>7}\n", "job", "result", "time");
     for result in results {
         let time = match result.outcome {
             Outcome::Skipped(_) => "-".to_owned(),
             _ => short(result.duration),
         };
-        let line = format!("{:<name_width$}  {:<9}  {:>7}", result.name, result.outcome.label(), time);
+        let line = format!(
+            "{:<name_width$}  {:<9}  {:>7}",
+            result.name,
+            result.outcome.label(),
+            time
+        );
         match result.outcome.detail() {
             Some(detail) => out.push_str(&format!("{line}  {detail}\n")),
             None => out.push_str(&format!("{}\n", line.trim_end())),
@@ -30,7 +40,11 @@ mod tests {
     #[test]
     fn aligned_columns_with_reasons() {
         let results = [
-            JobResult { name: "lint".into(), outcome: Outcome::Passed, duration: Duration::from_millis(1230) },
+            JobResult {
+                name: "lint".into(),
+                outcome: Outcome::Passed,
+                duration: Duration::from_millis(1230),
+            },
             JobResult {
                 name: "integration".into(),
                 outcome: Outcome::Skipped(SkipReason::SwitchOff("RUN_INTEGRATION".into())),
