@@ -74,7 +74,6 @@ fn a_secret_never_appears_in_output_or_state_files() {
 }
 
 #[test]
-#[ignore = "bug: a missing `[secrets] required` variable is not checked; the run starts and passes"]
 fn a_missing_env_file_is_a_usage_error() {
     let (out, _) = with_env_file(&["run", "--env-file", "missing.env"]);
     out.status(2).stderr_contains("missing.env not found");
@@ -114,7 +113,6 @@ fn a_declared_secret_from_the_environment_is_masked() {
 }
 
 #[test]
-#[ignore = "bug: a missing `[secrets] required` variable is not checked; the run starts and passes"]
 fn a_missing_required_secret_stops_the_run_before_any_job() {
     let out = declared_secret().args(["run"]).run();
     out.status(2).stderr_contains("NPM_TOKEN_T");
