@@ -575,20 +575,7 @@ impl Validator<'_> {
         for step in &steps {
             self.placeholders(raw.run.span(), step, &allowed);
         }
-        let shell = match &raw.shell {
-            Some(shell) => match shlex::split(shell.get_ref()) {
-                Some(words) if !words.is_empty() => words,
-                _ => {
-                    self.problem(
-                        shell.span(),
-                        "bad `shell`",
-                        "expected a program and its arguments, like \"bash -e\"",
-                    );
-                    Vec::new()
-                }
-            },
-            None => DEFAULT_SHELL.iter().map(|s| s.to_string()).collect(),
-        };
+        let shell = self.shell(raw.shell.as_ref());
         if let Some(switch) = &raw.switch {
             self.env_names(std::slice::from_ref(switch));
         }
@@ -621,6 +608,24 @@ impl Validator<'_> {
             container: raw.container,
             working_directory,
             secrets: raw.secrets.iter().map(|s| s.get_ref().clone()).collect(),
+        }
+    }
+
+    /// A job's or deploy's `shell`, split into a program and its arguments.
+    fn shell(&mut self, raw: Option<&SpannedStr>) -> Vec<String> {
+        match raw {
+            Some(shell) => match shlex::split(shell.get_ref()) {
+                Some(words) if !words.is_empty() => words,
+                _ => {
+                    self.problem(
+                        shell.span(),
+                        "bad `shell`",
+                        "expected a program and its arguments, like \"bash -e\"",
+                    );
+                    Vec::new()
+                }
+            },
+            None => DEFAULT_SHELL.iter().map(|s| s.to_string()).collect(),
         }
     }
 

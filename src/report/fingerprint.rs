@@ -281,7 +281,7 @@ impl EnvFingerprint {
         let mut values = BTreeMap::new();
         let mut withheld = Vec::new();
         for (name, file_value) in &inputs.named {
-            let secret = inputs.declared.contains(name) || looks_secret(name);
+            let secret = inputs.declared.contains(name) || crate::secrets::looks_secret(name);
             let from_env_file = file_value.is_none() && inputs.env_files.contains_key(name);
             if secret || from_env_file {
                 withheld.push(name.clone());
@@ -300,24 +300,6 @@ impl EnvFingerprint {
             withheld,
         }
     }
-}
-
-/// Names that say their value is a credential. The same words `parity run`
-/// masks env-file values by.
-pub fn looks_secret(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    [
-        "TOKEN",
-        "SECRET",
-        "PASSWORD",
-        "PASSWD",
-        "KEY",
-        "CREDENTIAL",
-        "AUTH",
-        "PRIVATE",
-    ]
-    .iter()
-    .any(|word| upper.contains(word))
 }
 
 impl Git {

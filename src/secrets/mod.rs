@@ -6,5 +6,6 @@ mod required;
 
 pub use mask::{MaskStream, SecretSet, MASK, MIN_SAFE_LEN};
 pub use required::{
-    check_required, collect, deploy_needs, jobs_needing, Collected, SecretsError, TooShort,
+    check_required, collect, deploy_needs, jobs_needing, looks_secret, Collected, SecretsError,
+    TooShort,
 };

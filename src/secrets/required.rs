@@ -84,7 +84,9 @@ pub fn collect(
     }
 }
 
-fn looks_secret(name: &str) -> bool {
+/// Names that say their value is a credential: env-file values under such
+/// names are masked, and run records keep only their names.
+pub fn looks_secret(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     [
         "TOKEN",

@@ -3,7 +3,7 @@
 use super::super::deploy::{deploy_name_problem, Deploy, DEFAULT_LEASE};
 use super::super::error::Problem;
 use super::super::file::{RawDeploy, SpannedStr};
-use super::super::{Job, Service, DEFAULT_SHELL};
+use super::super::{Job, Service};
 use super::{Allowed, Validator};
 use indexmap::IndexMap;
 
@@ -63,20 +63,7 @@ impl Validator<'_> {
                 );
             }
         }
-        let shell = match &raw.shell {
-            Some(shell) => match shlex::split(shell.get_ref()) {
-                Some(words) if !words.is_empty() => words,
-                _ => {
-                    self.problem(
-                        shell.span(),
-                        "bad `shell`",
-                        "expected a program and its arguments, like \"bash -e\"",
-                    );
-                    Vec::new()
-                }
-            },
-            None => DEFAULT_SHELL.iter().map(|s| s.to_string()).collect(),
-        };
+        let shell = self.shell(raw.shell.as_ref());
         Deploy {
             name: name.get_ref().clone(),
             steps,
