@@ -295,15 +295,23 @@ fn runs_lists_recent_runs_and_prunes_old_ones() {
         .args(["run"])
         .run();
     out.status(0);
+    let latest = || {
+        let link = std::fs::read_link(out.path().join(".parity/runs/latest")).expect("latest");
+        link.to_string_lossy().into_owned()
+    };
+    let mut ids = vec![latest()];
     for _ in 0..3 {
         let next = again(out.path(), &["run"], &[("PARITY_KEEP_RUNS", "2")]);
         assert!(next.status.success(), "{}", text(&next.stderr));
+        ids.push(latest());
     }
     let listed = again(out.path(), &["runs", "--json"], &[]);
     let runs: serde_json::Value =
         serde_json::from_slice(&listed.stdout).expect("runs --json is JSON");
     let runs = runs.as_array().expect("a list");
     assert_eq!(runs.len(), 2, "PARITY_KEEP_RUNS=2 keeps two runs: {runs:?}");
+    let kept: Vec<&str> = runs.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(kept, [&ids[3], &ids[2]], "the newest two, newest first");
     assert!(runs.iter().all(|r| r["result"] == "passed"));
     let human = text(&again(out.path(), &["runs"], &[]).stdout);
     assert!(
@@ -318,6 +326,45 @@ fn runs_lists_recent_runs_and_prunes_old_ones() {
         "{}",
         text(&bad.stderr)
     );
+}
+
+#[test]
+fn the_record_names_the_commit_branch_and_a_dirty_tree() {
+    let out = Test::new()
+        .pipeline("version = 1\n[jobs.one]\nrun = 'true'\n")
+        .args(["run"])
+        .run();
+    out.status(0);
+    let git = |args: &[&str]| {
+        let done = Command::new("git")
+            .current_dir(out.path())
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .expect("run git");
+        assert!(
+            done.status.success(),
+            "git {args:?}: {}",
+            text(&done.stderr)
+        );
+        text(&done.stdout).trim().to_owned()
+    };
+    git(&["init", "-q", "-b", "trunk"]);
+    git(&["add", "parity.toml"]);
+    git(&["commit", "-q", "-m", "pipeline"]);
+    let head = git(&["rev-parse", "HEAD"]);
+
+    let clean = again(out.path(), &["run"], &[]);
+    assert!(clean.status.success(), "{}", text(&clean.stderr));
+    let clean = record(&out);
+    assert_eq!(clean["fingerprint"]["git"]["commit"], head.as_str());
+    assert_eq!(clean["fingerprint"]["git"]["branch"], "trunk");
+    assert_eq!(clean["fingerprint"]["git"]["dirty"], false, "{clean}");
+
+    std::fs::write(out.path().join("new.txt"), "untracked\n").expect("write");
+    let dirty = again(out.path(), &["run"], &[]);
+    assert!(dirty.status.success(), "{}", text(&dirty.stderr));
+    assert_eq!(record(&out)["fingerprint"]["git"]["dirty"], true);
 }
 
 #[test]

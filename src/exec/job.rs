@@ -2,7 +2,7 @@
 //! the end every process the job left behind is stopped.
 
 use super::outcome::{Outcome, StepEnd};
-use super::output::{JobSink, Pump};
+use super::output::{self, JobSink, Pump};
 use super::plan::PlannedJob;
 use super::process::{self, StepCommand, StepProcess, Target};
 use super::reaper::{self, MARKER_VAR};
@@ -10,8 +10,8 @@ use super::sandbox::{Enclosure, Sandbox};
 use super::Observer;
 use crate::secrets::SecretSet;
 use crate::services::ServicePool;
-use nix::unistd::Pid;
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -32,12 +32,12 @@ pub(crate) enum Stop {
 pub(crate) struct JobControl {
     stop: Mutex<Option<Stop>>,
     /// The running step's process group.
-    current: Mutex<Option<Pid>>,
+    current: Mutex<Option<Target>>,
     /// The job's first step pid: its leftovers all have larger pids.
     first_pid: AtomicI32,
     /// Every step's process group: a leftover that cleared its environment
     /// (`env -i`) is still found in its step's group.
-    groups: Mutex<Vec<Pid>>,
+    groups: Mutex<Vec<Target>>,
     marker: String,
     /// The job's container, when it runs in one: stopping the job stops it.
     enclosure: Mutex<Option<Arc<dyn Enclosure>>>,
@@ -90,15 +90,8 @@ impl JobControl {
     }
 
     fn targets(&self) -> Vec<Target> {
-        let mut targets: Vec<Target> = lock(&self.current)
-            .iter()
-            .map(|g| Target::Group(*g))
-            .collect();
-        targets.extend(
-            self.leftovers()
-                .iter()
-                .map(|p| Target::Process(Pid::from_raw(p.pid))),
-        );
+        let mut targets: Vec<Target> = lock(&self.current).iter().copied().collect();
+        targets.extend(self.leftovers().iter().map(|p| Target::process(p.pid)));
         targets
     }
 
@@ -369,15 +362,27 @@ impl JobRun {
             );
             process
         };
-        let pump = Pump::start(reader, Arc::clone(sink))
-            .map_err(|e| StepEnd::NotStarted(e.to_string()))?;
-        let status = process.wait();
+        let status = match process.exit_fd() {
+            Some(exited) => {
+                let followed = output::follow(reader, exited.as_fd(), Arc::clone(sink));
+                let status = process.wait();
+                pumps.extend(followed.map_err(|e| StepEnd::NotStarted(e.to_string()))?);
+                status
+            }
+            None => {
+                let pump = Pump::start(reader, Arc::clone(sink))
+                    .map_err(|e| StepEnd::NotStarted(e.to_string()))?;
+                let status = process.wait();
+                // Normally the pipe closes with the step; give a moment for
+                // the last bytes, and keep waiting later if a background
+                // process holds it.
+                if !pump.wait(Duration::from_millis(20)) {
+                    pumps.push(pump);
+                }
+                status
+            }
+        };
         *lock(&self.control.current) = None;
-        // Normally the pipe closes with the step; give a moment for the last
-        // bytes, and keep waiting later if a background process holds it.
-        if !pump.wait(Duration::from_millis(20)) {
-            pumps.push(pump);
-        }
         match status {
             Ok(status) if status.success() => Ok(()),
             Ok(status) => Err(match (status.code(), status.signal()) {
@@ -409,10 +414,7 @@ impl JobRun {
         );
         sink.log_only(&format!("parity: {message}"));
         self.observer.warn(&message);
-        let targets: Vec<Target> = left
-            .iter()
-            .map(|p| Target::Process(Pid::from_raw(p.pid)))
-            .collect();
+        let targets: Vec<Target> = left.iter().map(|p| Target::process(p.pid)).collect();
         process::terminate(&targets, process::GRACE);
     }
 }

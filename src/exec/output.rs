@@ -3,9 +3,11 @@
 //! parallel jobs never interleave mid-line.
 
 use super::Observer;
-use crate::secrets::SecretSet;
+use crate::secrets::{MaskStream, SecretSet};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, BufWriter, PipeReader, Read, Write};
+use std::os::fd::BorrowedFd;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -90,7 +92,54 @@ impl JobSink {
     }
 }
 
-/// Reads one step's pipe on its own thread until every writer closed it.
+/// Turns a stream of output chunks into masked whole lines for a sink.
+struct LineReader {
+    sink: Arc<JobSink>,
+    buf: Vec<u8>,
+    masked: Vec<u8>,
+    /// The start of a line whose end has not come yet.
+    partial: Vec<u8>,
+    mask: MaskStream,
+}
+
+impl LineReader {
+    fn new(sink: Arc<JobSink>) -> LineReader {
+        LineReader {
+            mask: sink.secrets.stream(),
+            sink,
+            buf: vec![0u8; CHUNK],
+            masked: Vec::with_capacity(CHUNK),
+            partial: Vec::new(),
+        }
+    }
+
+    /// One `read` of `source`, passed on: false at the end of the stream
+    /// (or an error, which ends it too).
+    fn read_once(&mut self, source: &mut impl Read) -> bool {
+        loop {
+            match source.read(&mut self.buf) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.masked.clear();
+                    self.mask.push(&self.buf[..n], &mut self.masked);
+                    self.sink.write(&self.masked, &mut self.partial, false);
+                    return true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// The stream ended: what the mask held back, and an unfinished line.
+    fn finish(mut self) {
+        self.masked.clear();
+        self.mask.finish(&mut self.masked);
+        self.sink.write(&self.masked, &mut self.partial, true);
+    }
+}
+
+/// Reads a stream on its own thread until every writer closed it.
 pub(crate) struct Pump {
     done: mpsc::Receiver<()>,
 }
@@ -98,38 +147,25 @@ pub(crate) struct Pump {
 impl Pump {
     /// Any reader will do: a step's pipe, or a container's output stream.
     pub(crate) fn start(
-        mut pipe: impl Read + Send + 'static,
+        source: impl Read + Send + 'static,
         sink: Arc<JobSink>,
     ) -> io::Result<Pump> {
+        Pump::resume(source, LineReader::new(sink))
+    }
+
+    fn resume(mut source: impl Read + Send + 'static, mut lines: LineReader) -> io::Result<Pump> {
         let (tx, done) = mpsc::channel();
         std::thread::Builder::new()
             .name("parity-output".into())
             .spawn(move || {
-                let mut buf = vec![0u8; CHUNK];
-                let mut masked = Vec::with_capacity(CHUNK);
-                let mut partial = Vec::new();
-                let mut mask = sink.secrets.stream();
-                loop {
-                    match pipe.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => {
-                            masked.clear();
-                            mask.push(&buf[..n], &mut masked);
-                            sink.write(&masked, &mut partial, false);
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(_) => break,
-                    }
-                }
-                masked.clear();
-                mask.finish(&mut masked);
-                sink.write(&masked, &mut partial, true);
+                while lines.read_once(&mut source) {}
+                lines.finish();
                 let _ = tx.send(());
             })?;
         Ok(Pump { done })
     }
 
-    /// Waits up to `limit` for the pipe to close; false when something still
+    /// Waits up to `limit` for the stream to end; false when something still
     /// holds it open (a process the step left running in the background).
     pub(crate) fn wait(&self, limit: Duration) -> bool {
         !matches!(
@@ -138,3 +174,48 @@ impl Pump {
         )
     }
 }
+
+/// Reads a step's pipe on the job's own thread until the step exits, as
+/// `exited` (the step's pidfd) tells: no thread per step, and the output
+/// read the moment it comes.
+///
+/// Once the step has exited and its pipe is drained, the pipe is either
+/// closed (`None`), or still held open by something the step left running
+/// in the background: a [`Pump`] then goes on reading it for the job's log.
+pub(crate) fn follow(
+    mut pipe: PipeReader,
+    exited: BorrowedFd<'_>,
+    sink: Arc<JobSink>,
+) -> io::Result<Option<Pump>> {
+    let mut lines = LineReader::new(sink);
+    let mut step_exited = false;
+    loop {
+        let exit_known = step_exited;
+        let mut fds = [
+            PollFd::new(&pipe, PollFlags::IN),
+            PollFd::new(&exited, PollFlags::IN),
+        ];
+        // Once the step has exited, only what the pipe already holds is read.
+        match poll(&mut fds, exit_known.then_some(&NO_WAIT)) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        step_exited |= !fds[1].revents().is_empty();
+        if !fds[0].revents().is_empty() {
+            // Readable or hung up: this read does not block.
+            if !lines.read_once(&mut pipe) {
+                lines.finish();
+                return Ok(None);
+            }
+        } else if exit_known {
+            // Idle after the exit, yet open: a background process holds it.
+            return Pump::resume(pipe, lines).map(Some);
+        }
+    }
+}
+
+const NO_WAIT: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 0,
+};

@@ -8,9 +8,11 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::io::{self, PipeWriter};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -54,7 +56,7 @@ impl StepProcess {
             .split_first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty shell"))?;
         let stderr = output.try_clone()?;
-        let mut command = Command::new(program);
+        let mut command = Command::new(resolve(program, step));
         command
             .args(args)
             .arg("-c")
@@ -72,12 +74,19 @@ impl StepProcess {
     }
 
     /// The process group, which has the same id as the step's shell.
-    pub(crate) fn group(&self) -> Pid {
-        Pid::from_raw(self.child.id() as i32)
+    pub(crate) fn group(&self) -> Target {
+        Target::group(self.pid())
     }
 
     pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
+    }
+
+    /// A pidfd of the shell: readable once it has exited. `None` on kernels
+    /// without `pidfd_open` (before 5.3) or where a sandbox forbids it.
+    pub(crate) fn exit_fd(&self) -> Option<OwnedFd> {
+        let pid = rustix::process::Pid::from_raw(self.pid())?;
+        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
     }
 
     /// Waits for the shell to exit. Its background children may live on.
@@ -88,30 +97,85 @@ impl StepProcess {
     }
 }
 
+/// The shell's path, looked up in the PATH the step will have.
+///
+/// `posix_spawnp` would find it by trying `execve` in every PATH directory
+/// before the right one, each failure costing more than the `stat` that
+/// `which` needs. Not found: the name is left to the spawn, whose error
+/// says so.
+fn resolve(program: &str, step: &StepCommand<'_>) -> PathBuf {
+    let path = match step.env.iter().rev().find(|(key, _)| key == "PATH") {
+        Some((_, value)) => Some(OsString::from(value)),
+        None => std::env::var_os("PATH"),
+    };
+    which::which_in(program, path, step.cwd).unwrap_or_else(|_| PathBuf::from(program))
+}
+
 /// Something to stop: a whole process group, or one process that left its
 /// group (`setsid`, daemonized).
+///
+/// A target remembers when its process (a group's leader) started: once
+/// that process is gone, its pid, and with it a group id, can go to an
+/// unrelated process, which must never be signalled in its place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Target {
-    Group(Pid),
-    Process(Pid),
+pub(crate) struct Target {
+    pid: Pid,
+    whole_group: bool,
+    /// Clock ticks after boot; `None` when the process had already gone.
+    started: Option<u64>,
 }
 
 impl Target {
+    /// The process group `pgid` (the pid of its leader).
+    pub(crate) fn group(pgid: i32) -> Target {
+        Target::new(pgid, true)
+    }
+
+    pub(crate) fn process(pid: i32) -> Target {
+        Target::new(pid, false)
+    }
+
+    fn new(pid: i32, whole_group: bool) -> Target {
+        Target {
+            pid: Pid::from_raw(pid),
+            whole_group,
+            started: reaper::start_time(pid),
+        }
+    }
+
+    /// Whether `pgid` is this target's group, and still the same group.
+    pub(crate) fn is_group(&self, pgid: i32) -> bool {
+        self.whole_group && self.pid.as_raw() == pgid && !self.reused()
+    }
+
+    /// The pid now belongs to a process started since this target was
+    /// made. (While any member of a group lives, its id is not handed
+    /// out again, so a group whose leader is gone is still the same group.)
+    fn reused(&self) -> bool {
+        reaper::start_time(self.pid.as_raw()).is_some_and(|now| Some(now) != self.started)
+    }
+
     fn signal(self, signal: Signal) -> bool {
-        let result = match self {
-            Target::Group(pgid) => killpg(pgid, signal),
-            Target::Process(pid) => kill(pid, signal),
+        if self.reused() {
+            return false;
+        }
+        let result = if self.whole_group {
+            killpg(self.pid, signal)
+        } else {
+            kill(self.pid, signal)
         };
         result != Err(Errno::ESRCH)
     }
 
     /// Alive, zombies excepted: a zombie has stopped, it only waits to be reaped.
     fn alive(self) -> bool {
-        match self {
-            Target::Group(pgid) => {
-                killpg(pgid, None) != Err(Errno::ESRCH) && reaper::group_has_live_member(pgid)
-            }
-            Target::Process(pid) => kill(pid, None) != Err(Errno::ESRCH) && !reaper::is_zombie(pid),
+        if self.reused() {
+            return false;
+        }
+        if self.whole_group {
+            killpg(self.pid, None) != Err(Errno::ESRCH) && reaper::group_has_live_member(self.pid)
+        } else {
+            kill(self.pid, None) != Err(Errno::ESRCH) && !reaper::is_zombie(self.pid)
         }
     }
 }
@@ -152,5 +216,47 @@ pub(crate) fn kill_now(targets: &[Target]) {
             std::thread::sleep(Duration::from_millis(5));
         }
         reaper::reap_orphans();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Command;
+
+    /// A stranger that now holds a pid parity once knew, in its own group.
+    fn stranger() -> std::process::Child {
+        Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()
+            .expect("spawn sleep")
+    }
+
+    #[test]
+    fn a_pid_that_went_to_another_process_is_never_signalled() {
+        let mut stranger = stranger();
+        let pid = stranger.id() as i32;
+        for whole_group in [false, true] {
+            // Made for the pid's earlier holder, started at another time.
+            let earlier = Target {
+                pid: Pid::from_raw(pid),
+                whole_group,
+                started: Some(0),
+            };
+            assert!(!earlier.alive());
+            assert!(!earlier.signal(Signal::SIGKILL));
+            assert!(!earlier.is_group(pid));
+        }
+        assert!(
+            stranger.try_wait().expect("try_wait").is_none(),
+            "the stranger was killed"
+        );
+
+        let same = Target::group(pid);
+        assert!(same.is_group(pid) && same.alive());
+        assert!(same.signal(Signal::SIGKILL));
+        assert!(stranger.wait().expect("wait").signal() == Some(9));
     }
 }

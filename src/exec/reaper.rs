@@ -6,7 +6,7 @@
 //! (inherited by everything it starts); at the end of a job the processes
 //! with that job's marker are its leftovers.
 
-use super::process::owned_children;
+use super::process::{owned_children, Target};
 use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::sys::wait::{waitpid, WaitPidFlag};
@@ -49,22 +49,18 @@ pub(crate) struct ProcInfo {
 /// `marker` in `MARKER_VAR`, or still in one of the job's step `groups`.
 ///
 /// Linux hands out pids in increasing order until they wrap, so a job's
-/// descendants all have pids above its first step's. Only those are read,
-/// which keeps this cheap on a busy machine; after a wrap, all are.
-pub(crate) fn leftovers(marker: &str, since: i32, groups: &[Pid]) -> Vec<ProcInfo> {
+/// descendants all have pids from its first step's up to the last pid
+/// handed out. Only those are read, which keeps this cheap on a busy
+/// machine; after a wrap, all are.
+pub(crate) fn leftovers(marker: &str, since: i32, groups: &[Target]) -> Vec<ProcInfo> {
     let me = std::process::id() as i32;
-    let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok())
-        .unwrap_or(i32::MAX);
-    let floor = if last >= since { since } else { 0 };
-    pids()
-        .filter(|&pid| pid >= floor && pid != me)
+    candidates(since)
+        .filter(|&pid| pid != me)
         .filter_map(|pid| Process::new(pid).ok())
         .filter(|p| {
             let Ok(stat) = p.stat() else { return false };
             stat.state != 'Z'
-                && (groups.iter().any(|g| g.as_raw() == stat.pgrp)
+                && (groups.iter().any(|g| g.is_group(stat.pgrp))
                     || p.environ()
                         .ok()
                         .and_then(|env| env.get(OsStr::new(MARKER_VAR)).cloned())
@@ -72,6 +68,28 @@ pub(crate) fn leftovers(marker: &str, since: i32, groups: &[Pid]) -> Vec<ProcInf
         })
         .map(|p| found(&p))
         .collect()
+}
+
+/// Up to this many pids handed out since a job began are probed one by
+/// one; more, and listing `/proc` is cheaper.
+const PROBE_LIMIT: i32 = 256;
+
+/// The pids that may belong to processes created since pid `since`.
+///
+/// A job that started nothing in the background usually leaves only its
+/// own (reaped) step pids in that range, so probing them directly, rather
+/// than listing `/proc`, makes the end of a quiet job cost a few failed
+/// opens.
+fn candidates(since: i32) -> Box<dyn Iterator<Item = i32>> {
+    let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok());
+    match last {
+        Some(last) if last >= since && last - since < PROBE_LIMIT => Box::new(since..=last),
+        Some(last) if last >= since => Box::new(pids().filter(move |&pid| pid >= since)),
+        // Wrapped, or unknown: every process may be new.
+        _ => Box::new(pids()),
+    }
 }
 
 /// Live processes carrying `marker`, created after `since`.
@@ -85,7 +103,8 @@ pub(crate) fn marked(marker: &str, since: i32) -> Vec<ProcInfo> {
 pub(crate) fn unclaimed_orphans() -> Vec<ProcInfo> {
     let me = std::process::id() as i32;
     let owned = owned_children();
-    pids()
+    // parity's children were all created after parity itself.
+    candidates(me)
         .filter(|pid| !owned.contains(pid))
         .filter_map(|pid| Process::new(pid).ok())
         .filter(|p| p.stat().is_ok_and(|s| s.ppid == me && s.state != 'Z'))
@@ -125,6 +144,14 @@ pub(crate) fn group_has_live_member(pgid: Pid) -> bool {
             .and_then(|p| p.stat())
             .is_ok_and(|s| s.pgrp == pgid.as_raw() && s.state != 'Z')
     })
+}
+
+/// When `pid` started, in clock ticks after boot; `None` when it is gone.
+pub(crate) fn start_time(pid: i32) -> Option<u64> {
+    Process::new(pid)
+        .and_then(|p| p.stat())
+        .ok()
+        .map(|s| s.starttime)
 }
 
 pub(crate) fn is_zombie(pid: Pid) -> bool {

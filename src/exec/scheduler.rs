@@ -11,11 +11,10 @@ use super::signal::SignalGuard;
 use super::Observer;
 use crate::exit_code;
 use crate::secrets::SecretSet;
-use nix::unistd::Pid;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -65,7 +64,66 @@ struct Running {
     control: Arc<JobControl>,
     started: Instant,
     deadline: Option<(Instant, Duration)>,
-    thread: JoinHandle<()>,
+}
+
+type Work = Box<dyn FnOnce() + Send>;
+
+/// The threads jobs run on: one more whenever every one is busy, up to the
+/// parallelism limit, each reused for job after job rather than a thread
+/// started per job.
+struct Workers {
+    queue: Option<mpsc::Sender<Work>>,
+    shared: Arc<Mutex<mpsc::Receiver<Work>>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Workers {
+    fn new() -> Workers {
+        let (queue, shared) = mpsc::channel();
+        Workers {
+            queue: Some(queue),
+            shared: Arc::new(Mutex::new(shared)),
+            threads: Vec::new(),
+        }
+    }
+
+    /// Runs `work` on a free worker; `busy` is how many are taken, this
+    /// one included.
+    fn run(&mut self, busy: usize, work: Work) -> std::io::Result<()> {
+        if self.threads.len() < busy {
+            let shared = Arc::clone(&self.shared);
+            let thread = std::thread::Builder::new()
+                .name(format!("parity-worker-{}", self.threads.len()))
+                .spawn(move || loop {
+                    // The lock is only held while waiting for work.
+                    let next = shared
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .recv();
+                    match next {
+                        Ok(work) => work(),
+                        Err(_) => return,
+                    }
+                })?;
+            self.threads.push(thread);
+        }
+        match &self.queue {
+            Some(queue) => queue
+                .send(work)
+                .map_err(|_| std::io::Error::other("every job worker has exited")),
+            None => Err(std::io::Error::other("the job workers were shut down")),
+        }
+    }
+}
+
+impl Drop for Workers {
+    /// Lets each worker finish its job and exit.
+    fn drop(&mut self) {
+        self.queue = None;
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Runs the plan to the end and says how each job ended.
@@ -92,6 +150,7 @@ pub fn run(
     let mut stopping: Option<SkipReason> = None;
     let mut interrupts = 0;
     let parallelism = ctx.parallelism.max(1);
+    let mut workers = Workers::new();
 
     loop {
         // Settle every pending job that can be settled, start what may start.
@@ -129,7 +188,16 @@ pub fn run(
                 }
                 let ready = job.needs.iter().all(|&n| outcomes[n].is_some());
                 if ready && running.len() < parallelism {
-                    running.insert(index, start(plan, ctx, index, &observer, &tx)?);
+                    let job = start(
+                        plan,
+                        ctx,
+                        index,
+                        &observer,
+                        &tx,
+                        &mut workers,
+                        running.len() + 1,
+                    )?;
+                    running.insert(index, job);
                     progressed = true;
                 }
             }
@@ -152,7 +220,6 @@ pub fn run(
                 let Some(job) = running.remove(&index) else {
                     continue;
                 };
-                let _ = job.thread.join();
                 if let Some(pool) = &ctx.services {
                     pool.release(index);
                 }
@@ -216,6 +283,7 @@ pub fn run(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    drop(workers);
     if let Some(pool) = &ctx.services {
         pool.shutdown();
     }
@@ -248,6 +316,8 @@ fn start(
     index: usize,
     observer: &Arc<dyn Observer>,
     tx: &mpsc::Sender<Event>,
+    workers: &mut Workers,
+    busy: usize,
 ) -> std::io::Result<Running> {
     let job = plan.jobs[index].clone();
     let control = JobControl::new(format!("{}/{index}", ctx.run_id));
@@ -268,17 +338,17 @@ fn start(
     };
     let tx = tx.clone();
     let cache = ctx.cache.clone();
-    let thread = std::thread::Builder::new()
-        .name(format!("parity-job-{index}"))
-        .spawn(move || {
+    workers.run(
+        busy,
+        Box::new(move || {
             let outcome = super::cached::run(cache.as_deref(), run);
             let _ = tx.send(Event::Finished { index, outcome });
-        })?;
+        }),
+    )?;
     Ok(Running {
         control,
         started: Instant::now(),
         deadline,
-        thread,
     })
 }
 
@@ -296,10 +366,7 @@ fn stop_unclaimed(observer: &dyn Observer, secrets: &SecretSet) {
             "stopping processes left running by the run: {}",
             names.join(", ")
         ));
-        let targets: Vec<Target> = left
-            .iter()
-            .map(|p| Target::Process(Pid::from_raw(p.pid)))
-            .collect();
+        let targets: Vec<Target> = left.iter().map(|p| Target::process(p.pid)).collect();
         process::terminate(&targets, process::GRACE);
     }
     reaper::reap_orphans();

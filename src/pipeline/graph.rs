@@ -2,6 +2,7 @@
 
 use super::matrix::{instance_name, Combination};
 use super::Pipeline;
+use std::collections::HashMap;
 
 /// One runnable job: a job, or one combination of a matrix job.
 #[derive(Debug, Clone)]
@@ -35,18 +36,28 @@ impl InstanceGraph {
                 needs: Vec::new(),
             }));
         }
-        let all: Vec<(usize, String)> = instances
+        let mut of_job: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (i, instance) in instances.iter().enumerate() {
+            of_job.entry(&instance.job).or_default().push(i);
+        }
+        let needs: Vec<Vec<usize>> = instances
             .iter()
-            .enumerate()
-            .map(|(i, inst)| (i, inst.job.clone()))
+            .map(|instance| {
+                let job = &pipeline.jobs[&instance.job];
+                let mut needs: Vec<usize> = job
+                    .needs
+                    .iter()
+                    .filter_map(|need| of_job.get(need.as_str()))
+                    .flatten()
+                    .copied()
+                    .collect();
+                needs.sort_unstable();
+                needs.dedup();
+                needs
+            })
             .collect();
-        for instance in &mut instances {
-            let job = &pipeline.jobs[&instance.job];
-            instance.needs = all
-                .iter()
-                .filter(|(_, name)| job.needs.contains(name))
-                .map(|(i, _)| *i)
-                .collect();
+        for (instance, needs) in instances.iter_mut().zip(needs) {
+            instance.needs = needs;
         }
         InstanceGraph { instances }
     }

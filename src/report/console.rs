@@ -202,11 +202,17 @@ impl Observer for Console {
             Style::Actions | Style::GitLab => {}
             Style::Plain => {
                 let prefix = &self.prefixes[job];
-                let count = memchr::memchr_iter(b'\n', lines).count();
-                let mut buffer = Vec::with_capacity(lines.len() + count * prefix.len());
-                for line in lines.split_inclusive(|&b| b == b'\n') {
+                let ends: Vec<usize> = memchr::memchr_iter(b'\n', lines).collect();
+                let mut buffer = Vec::with_capacity(lines.len() + (ends.len() + 1) * prefix.len());
+                let mut start = 0;
+                for end in ends {
                     buffer.extend_from_slice(prefix);
-                    buffer.extend_from_slice(line);
+                    buffer.extend_from_slice(&lines[start..=end]);
+                    start = end + 1;
+                }
+                if start < lines.len() {
+                    buffer.extend_from_slice(prefix);
+                    buffer.extend_from_slice(&lines[start..]);
                 }
                 let _ = std::io::stdout().lock().write_all(&buffer);
             }

@@ -303,21 +303,71 @@ impl EnvFingerprint {
 }
 
 impl Git {
+    /// One `git status` gives the commit, the branch and whether the tree
+    /// is dirty: a single process, where three would each pay git's start.
     fn read(root: &Path) -> Git {
-        let git = |args: &[&str]| -> Option<String> {
-            let mut command = Command::new("git");
-            command.arg("-C").arg(root).args(args);
-            tools::run_limited(&mut command, Duration::from_secs(5))
-                .ok()
-                .map(|out| out.trim_end().to_owned())
+        let mut command = Command::new("git");
+        command
+            .arg("-C")
+            .arg(root)
+            .args(["status", "--porcelain=v2", "--branch"]);
+        match tools::run_limited(&mut command, Duration::from_secs(5)) {
+            Ok(status) => Git::parse_status(&status),
+            Err(_) => Git::default(),
+        }
+    }
+
+    /// `git status --porcelain=v2 --branch`: `# branch.oid`, `# branch.head`
+    /// headers, then a line per changed or untracked path.
+    fn parse_status(status: &str) -> Git {
+        let header = |name: &str| {
+            status.lines().find_map(|line| {
+                line.strip_prefix("# ")?
+                    .strip_prefix(name)?
+                    .strip_prefix(' ')
+            })
         };
-        let Some(commit) = git(&["rev-parse", "HEAD"]) else {
+        // `(initial)`: a repository without a commit has nothing to record.
+        let Some(commit) = header("branch.oid").filter(|oid| !oid.starts_with('(')) else {
             return Git::default();
         };
         Git {
-            commit: Some(commit),
-            branch: git(&["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| b != "HEAD"),
-            dirty: git(&["status", "--porcelain"]).map(|status| !status.trim().is_empty()),
+            commit: Some(commit.to_owned()),
+            branch: header("branch.head")
+                .filter(|head| !head.starts_with('('))
+                .map(str::to_owned),
+            dirty: Some(status.lines().any(|line| !line.starts_with('#'))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_status_gives_commit_branch_and_dirtiness() {
+        let clean = "# branch.oid 0123abcd\n# branch.head main\n# branch.upstream origin/main\n";
+        assert_eq!(
+            Git::parse_status(clean),
+            Git {
+                commit: Some("0123abcd".into()),
+                branch: Some("main".into()),
+                dirty: Some(false),
+            }
+        );
+        let detached_dirty = "# branch.oid 0123abcd\n# branch.head (detached)\n? new.txt\n";
+        assert_eq!(
+            Git::parse_status(detached_dirty),
+            Git {
+                commit: Some("0123abcd".into()),
+                branch: None,
+                dirty: Some(true),
+            }
+        );
+        assert_eq!(
+            Git::parse_status("# branch.oid (initial)\n# branch.head main\n"),
+            Git::default()
+        );
     }
 }

@@ -84,10 +84,11 @@ fn slug(name: &str) -> String {
     }
 }
 
-/// `20261127T092024Z-1a2b`: sorts by time, unique across concurrent runs.
+/// `20261127T092024.123Z-1a2b`: the UTC start to the millisecond, so ids
+/// sort by time, and a salt that keeps concurrent runs apart.
 fn new_id() -> String {
     let now = SystemTime::now();
-    let stamp: String = humantime::format_rfc3339_seconds(now)
+    let stamp: String = humantime::format_rfc3339_millis(now)
         .to_string()
         .chars()
         .filter(|c| !matches!(c, '-' | ':'))
@@ -121,5 +122,17 @@ mod tests {
         assert_ne!(logs[0], logs[1]);
         let latest = std::fs::read_link(dir.path().join(".parity/runs/latest")).unwrap();
         assert_eq!(latest, Path::new(&run.id));
+    }
+
+    #[test]
+    fn ids_sort_by_time_to_the_millisecond() {
+        let first = new_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = new_id();
+        assert!(first < second, "{first} !< {second}");
+        // 20261127T092024.123Z-1a2b
+        assert_eq!(first.len(), 25, "{first}");
+        assert_eq!(&first[8..9], "T");
+        assert_eq!(&first[15..16], ".");
     }
 }

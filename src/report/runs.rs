@@ -45,11 +45,10 @@ pub fn runs_dir(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join("runs")
 }
 
-/// Run directories, oldest first. Ids sort by time only to the second, so
-/// runs are ordered by their record's start time, or (no record yet: still
-/// running, or killed) by when their directory last changed.
+/// Run directories, oldest first: ids start with the run's start time to
+/// the millisecond, so their order is the order the runs began in.
 pub fn run_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(runs_dir(root))
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs_dir(root))
         .into_iter()
         .flatten()
         .flatten()
@@ -60,27 +59,10 @@ pub fn run_dirs(root: &Path) -> Vec<PathBuf> {
                 && name != "latest"
                 && entry.file_type().is_ok_and(|t| t.is_dir())
         })
-        .map(|entry| {
-            let dir = entry.path();
-            (started(&dir).unwrap_or_else(|| changed(&entry)), dir)
-        })
+        .map(|entry| entry.path())
         .collect();
     dirs.sort();
-    dirs.into_iter().map(|(_, dir)| dir).collect()
-}
-
-/// `started_at` from a run directory's record.
-fn started(dir: &Path) -> Option<std::time::SystemTime> {
-    let text = std::fs::read_to_string(dir.join(FILE_NAME)).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    humantime::parse_rfc3339(value.get("started_at")?.as_str()?).ok()
-}
-
-fn changed(entry: &std::fs::DirEntry) -> std::time::SystemTime {
-    entry
-        .metadata()
-        .and_then(|m| m.modified())
-        .unwrap_or(std::time::UNIX_EPOCH)
+    dirs
 }
 
 /// Finds a run by id, unique id prefix, `latest`, `latest~N` (N runs before
@@ -186,28 +168,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prune_keeps_the_newest_by_start_time() {
+    fn prune_keeps_the_newest_by_id() {
         let root = tempfile::tempdir().unwrap();
-        // Same second, salts out of time order: the record's start decides.
-        for (id, started) in [
-            ("20260101T000000Z-ffff", "2026-01-01T00:00:00.100Z"),
-            ("20260101T000000Z-0001", "2026-01-01T00:00:00.200Z"),
-            ("20260101T000000Z-8888", "2026-01-01T00:00:00.300Z"),
+        // Created out of time order: the id decides, not the creation.
+        for id in [
+            "20260101T000000.300Z-0001",
+            "20260101T000000.100Z-ffff",
+            "20260101T000000.200Z-8888",
         ] {
-            let dir = runs_dir(root.path()).join(id);
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(
-                dir.join(FILE_NAME),
-                format!("{{\"started_at\": \"{started}\"}}"),
-            )
-            .unwrap();
+            std::fs::create_dir_all(runs_dir(root.path()).join(id)).unwrap();
         }
-        let current = runs_dir(root.path()).join("20260101T000000Z-8888");
+        let current = runs_dir(root.path()).join("20260101T000000.300Z-0001");
         assert_eq!(prune(root.path(), 2, &current), 1);
         let left: Vec<String> = run_dirs(root.path())
             .iter()
             .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(left, ["20260101T000000Z-0001", "20260101T000000Z-8888"]);
+        assert_eq!(
+            left,
+            ["20260101T000000.200Z-8888", "20260101T000000.300Z-0001"]
+        );
     }
 }

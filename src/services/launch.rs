@@ -14,7 +14,6 @@ use crate::exec::{marked, terminate, Target, GRACE, MARKER_VAR};
 use crate::pipeline::placeholder::{scan, Unresolved};
 use crate::pipeline::{Probe, ServiceKind};
 use crate::secrets::SecretSet;
-use nix::unistd::Pid;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -436,11 +435,11 @@ impl Running {
 
     /// SIGKILL at once: the second Ctrl-C.
     pub(crate) fn kill_now(&self) {
-        let mut targets = vec![Target::Group(Pid::from_raw(self.identity.pid))];
+        let mut targets = vec![Target::group(self.identity.pid)];
         targets.extend(
             marked(&self.marker, self.identity.pid)
                 .iter()
-                .map(|p| Target::Process(Pid::from_raw(p.pid))),
+                .map(|p| Target::process(p.pid)),
         );
         crate::exec::kill_now(&targets);
     }
@@ -458,12 +457,8 @@ pub(crate) fn stop_process(
     child: Option<OwnedChild>,
     pump: Option<JoinHandle<()>>,
 ) {
-    let mut targets = vec![Target::Group(Pid::from_raw(pid))];
-    targets.extend(
-        marked(marker, pid)
-            .iter()
-            .map(|p| Target::Process(Pid::from_raw(p.pid))),
-    );
+    let mut targets = vec![Target::group(pid)];
+    targets.extend(marked(marker, pid).iter().map(|p| Target::process(p.pid)));
     terminate(&targets, GRACE);
     if let Some(mut child) = child {
         let _ = child.wait_for(Duration::from_secs(1));

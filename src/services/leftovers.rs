@@ -12,7 +12,6 @@ use super::identity::Identity;
 use super::launch::stop_process;
 use crate::exec::{terminate, Target, GRACE, MARKER_VAR};
 use crate::report::STATE_DIR;
-use nix::unistd::Pid;
 use procfs::process::Process;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsStr;
@@ -139,7 +138,7 @@ pub fn recover(root: &Path) -> Vec<String> {
             );
             let targets: Vec<Target> = strays
                 .iter()
-                .map(|(pid, _)| Target::Process(Pid::from_raw(*pid)))
+                .map(|(pid, _)| Target::process(*pid))
                 .collect();
             terminate(&targets, GRACE);
         }
