@@ -1,6 +1,9 @@
-//! The one scheduling loop: starts jobs whose needs passed, up to the
-//! parallelism limit; enforces timeouts; turns the first failure or Ctrl-C
-//! into stopping everything that runs.
+//! The scheduler: starts jobs whose needs passed, up to the parallelism
+//! limit; enforces timeouts; turns the first failure or Ctrl-C into
+//! stopping everything that runs.
+//!
+//! The workers schedule: the one whose job ended settles it and takes the
+//! next itself. The main thread only answers signals and timeouts.
 
 use super::job::{JobControl, JobRun, Stop};
 use super::outcome::{JobResult, Outcome, SkipReason};
@@ -11,11 +14,10 @@ use super::signal::SignalGuard;
 use super::Observer;
 use crate::exit_code;
 use crate::secrets::SecretSet;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Everything the run shares between jobs.
@@ -55,9 +57,13 @@ impl RunSummary {
     }
 }
 
+/// What wakes the main thread.
 enum Event {
-    Finished { index: usize, outcome: Outcome },
+    /// Ctrl-C, SIGTERM or SIGHUP.
     Signal,
+    /// The board changed in a way the main thread must see: a job with a
+    /// timeout started, or the run ended.
+    Changed,
 }
 
 struct Running {
@@ -66,64 +72,30 @@ struct Running {
     deadline: Option<(Instant, Duration)>,
 }
 
-type Work = Box<dyn FnOnce() + Send>;
-
-/// The threads jobs run on: one more whenever every one is busy, up to the
-/// parallelism limit, each reused for job after job rather than a thread
-/// started per job.
-struct Workers {
-    queue: Option<mpsc::Sender<Work>>,
-    shared: Arc<Mutex<mpsc::Receiver<Work>>>,
-    threads: Vec<JoinHandle<()>>,
+/// Everything the scheduler knows, shared by the main thread (signals and
+/// timeouts) and the workers. A worker whose job ends settles it and starts
+/// what may start next itself, then runs the next job straight away: no
+/// thread hand-off between two jobs.
+struct Board {
+    outcomes: Vec<Option<(Outcome, Duration)>>,
+    running: BTreeMap<usize, Running>,
+    /// Started jobs no worker has taken yet.
+    queue: VecDeque<usize>,
+    stopping: Option<SkipReason>,
+    interrupts: u32,
+    /// Every job has an outcome: workers exit.
+    done: bool,
 }
 
-impl Workers {
-    fn new() -> Workers {
-        let (queue, shared) = mpsc::channel();
-        Workers {
-            queue: Some(queue),
-            shared: Arc::new(Mutex::new(shared)),
-            threads: Vec::new(),
-        }
-    }
-
-    /// Runs `work` on a free worker; `busy` is how many are taken, this
-    /// one included.
-    fn run(&mut self, busy: usize, work: Work) -> std::io::Result<()> {
-        if self.threads.len() < busy {
-            let shared = Arc::clone(&self.shared);
-            let thread = std::thread::Builder::new()
-                .name(format!("parity-worker-{}", self.threads.len()))
-                .spawn(move || loop {
-                    // The lock is only held while waiting for work.
-                    let next = shared
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .recv();
-                    match next {
-                        Ok(work) => work(),
-                        Err(_) => return,
-                    }
-                })?;
-            self.threads.push(thread);
-        }
-        match &self.queue {
-            Some(queue) => queue
-                .send(work)
-                .map_err(|_| std::io::Error::other("every job worker has exited")),
-            None => Err(std::io::Error::other("the job workers were shut down")),
-        }
-    }
-}
-
-impl Drop for Workers {
-    /// Lets each worker finish its job and exit.
-    fn drop(&mut self) {
-        self.queue = None;
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
-    }
+/// The board and what it needs to start jobs.
+struct Scheduler<'a> {
+    plan: &'a Plan,
+    ctx: &'a RunContext,
+    observer: &'a Arc<dyn Observer>,
+    board: Mutex<Board>,
+    /// Workers wait here for queued jobs or the end of the run.
+    work: Condvar,
+    events: mpsc::Sender<Event>,
 }
 
 /// Runs the plan to the end and says how each job ended.
@@ -138,164 +110,64 @@ pub fn run(
             "cannot become a child subreaper ({e}); daemonized leftovers may escape cleanup"
         ));
     }
-    let (tx, rx) = mpsc::channel();
-    let signal_tx = tx.clone();
+    let (events, rx) = mpsc::channel();
+    let signal_tx = events.clone();
     let _signals = SignalGuard::forward(move |_| {
         let _ = signal_tx.send(Event::Signal);
     })?;
 
     let count = plan.jobs.len();
-    let mut outcomes: Vec<Option<(Outcome, Duration)>> = vec![None; count];
-    let mut running: BTreeMap<usize, Running> = BTreeMap::new();
-    let mut stopping: Option<SkipReason> = None;
-    let mut interrupts = 0;
-    let parallelism = ctx.parallelism.max(1);
-    let mut workers = Workers::new();
-
-    loop {
-        // Settle every pending job that can be settled, start what may start.
-        let mut progressed = true;
-        while progressed {
-            progressed = false;
-            for index in 0..count {
-                if outcomes[index].is_some() || running.contains_key(&index) {
-                    continue;
+    let scheduler = Scheduler {
+        plan,
+        ctx,
+        observer: &observer,
+        board: Mutex::new(Board {
+            outcomes: vec![None; count],
+            running: BTreeMap::new(),
+            queue: VecDeque::new(),
+            stopping: None,
+            interrupts: 0,
+            done: false,
+        }),
+        work: Condvar::new(),
+        events,
+    };
+    let workers = ctx.parallelism.max(1).min(count);
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        let mut released = Vec::new();
+        scheduler.dispatch(&mut scheduler.lock(), &mut released);
+        scheduler.release(&released);
+        for n in 0..workers {
+            let worker = &scheduler;
+            let spawned = std::thread::Builder::new()
+                .name(format!("parity-worker-{n}"))
+                .spawn_scoped(scope, move || worker.work());
+            if let Err(e) = spawned {
+                // The workers already started finish the run.
+                if n == 0 {
+                    scheduler.close();
+                    return Err(e);
                 }
-                let job = &plan.jobs[index];
-                let settled = if let Some(reason) = &stopping {
-                    Some(Outcome::Skipped(reason.clone()))
-                } else if let Some(reason) = &job.skip {
-                    Some(Outcome::Skipped(reason.clone()))
-                } else if let Some(&failed) = job.needs.iter().find(|&&n| {
-                    outcomes[n]
-                        .as_ref()
-                        .is_some_and(|(o, _)| !o.lets_dependents_run())
-                }) {
-                    Some(Outcome::Skipped(SkipReason::NeedFailed(
-                        plan.jobs[failed].name.clone(),
-                    )))
-                } else {
-                    None
-                };
-                if let Some(outcome) = settled {
-                    if let Some(pool) = &ctx.services {
-                        pool.release(index);
-                    }
-                    observer.job_finished(index, &outcome, Duration::ZERO, None);
-                    outcomes[index] = Some((outcome, Duration::ZERO));
-                    progressed = true;
-                    continue;
-                }
-                let ready = job.needs.iter().all(|&n| outcomes[n].is_some());
-                if ready && running.len() < parallelism {
-                    let job = start(
-                        plan,
-                        ctx,
-                        index,
-                        &observer,
-                        &tx,
-                        &mut workers,
-                        running.len() + 1,
-                    )?;
-                    running.insert(index, job);
-                    progressed = true;
-                }
+                break;
             }
         }
-        if running.is_empty() {
-            break;
-        }
-
-        let now = Instant::now();
-        let next_deadline = running
-            .values()
-            .filter_map(|r| r.deadline.map(|(at, _)| at))
-            .min();
-        let event = match next_deadline {
-            Some(at) => rx.recv_timeout(at.saturating_duration_since(now)),
-            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
-        };
-        match event {
-            Ok(Event::Finished { index, outcome }) => {
-                let Some(job) = running.remove(&index) else {
-                    continue;
-                };
-                if let Some(pool) = &ctx.services {
-                    pool.release(index);
-                }
-                let duration = job.started.elapsed();
-                observer.job_finished(index, &outcome, duration, Some(&ctx.logs[index]));
-                if outcome.is_failure() && !ctx.keep_going && stopping.is_none() {
-                    stopping = Some(SkipReason::FailFast);
-                    for other in running.values() {
-                        other.control.stop(Stop::Cancelled);
-                    }
-                }
-                outcomes[index] = Some((outcome, duration));
-            }
-            Ok(Event::Signal) => {
-                interrupts += 1;
-                stopping = Some(SkipReason::Interrupted);
-                match interrupts {
-                    1 => {
-                        if !running.is_empty() {
-                            observer.warn(&format!(
-                                "interrupted: stopping {} running job{} (Ctrl-C again to kill at once)",
-                                running.len(),
-                                if running.len() == 1 { "" } else { "s" }
-                            ));
-                        }
-                        for job in running.values() {
-                            job.control.stop(Stop::Interrupted);
-                        }
-                    }
-                    2 => {
-                        observer.warn("killing every running step (Ctrl-C again to abort parity)");
-                        for job in running.values() {
-                            job.control.kill();
-                        }
-                        if let Some(pool) = &ctx.services {
-                            pool.kill();
-                        }
-                    }
-                    _ => {
-                        for job in running.values() {
-                            job.control.kill();
-                        }
-                        if let Some(pool) = &ctx.services {
-                            pool.kill();
-                        }
-                        std::process::exit(exit_code::INTERRUPTED);
-                    }
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let now = Instant::now();
-                for job in running.values_mut() {
-                    if let Some((at, limit)) = job.deadline {
-                        if at <= now {
-                            job.deadline = None;
-                            job.control.stop(Stop::TimedOut(limit));
-                        }
-                    }
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    drop(workers);
+        scheduler.watch(&rx);
+        Ok(())
+    })?;
     if let Some(pool) = &ctx.services {
         pool.shutdown();
     }
     stop_unclaimed(observer.as_ref(), &ctx.secrets);
 
+    let board = scheduler.lock();
     let results = plan
         .jobs
         .iter()
-        .zip(outcomes)
+        .zip(&board.outcomes)
         .map(|(job, outcome)| {
-            let (outcome, duration) =
-                outcome.unwrap_or((Outcome::Skipped(SkipReason::Interrupted), Duration::ZERO));
+            let (outcome, duration) = outcome
+                .clone()
+                .unwrap_or((Outcome::Skipped(SkipReason::Interrupted), Duration::ZERO));
             JobResult {
                 name: job.name.clone(),
                 outcome,
@@ -305,51 +177,245 @@ pub fn run(
         .collect();
     Ok(RunSummary {
         results,
-        interrupted: interrupts > 0,
+        interrupted: board.interrupts > 0,
         duration: started.elapsed(),
     })
 }
 
-fn start(
-    plan: &Plan,
-    ctx: &RunContext,
-    index: usize,
-    observer: &Arc<dyn Observer>,
-    tx: &mpsc::Sender<Event>,
-    workers: &mut Workers,
-    busy: usize,
-) -> std::io::Result<Running> {
-    let job = plan.jobs[index].clone();
-    let control = JobControl::new(format!("{}/{index}", ctx.run_id));
-    let deadline = job.timeout.map(|limit| (Instant::now() + limit, limit));
-    observer.job_started(index);
-    let mut base_env = ctx.env.clone();
-    base_env.push(("PARITY_JOB".into(), job.name.clone()));
-    let run = JobRun {
-        index,
-        job,
-        base_env,
-        secrets: ctx.secrets.clone(),
-        log: ctx.logs[index].clone(),
-        observer: Arc::clone(observer),
-        control: Arc::clone(&control),
-        services: ctx.services.clone(),
-        sandbox: ctx.sandbox.clone(),
-    };
-    let tx = tx.clone();
-    let cache = ctx.cache.clone();
-    workers.run(
-        busy,
-        Box::new(move || {
-            let outcome = super::cached::run(cache.as_deref(), run);
-            let _ = tx.send(Event::Finished { index, outcome });
-        }),
-    )?;
-    Ok(Running {
-        control,
-        started: Instant::now(),
-        deadline,
-    })
+impl Scheduler<'_> {
+    fn lock(&self) -> MutexGuard<'_, Board> {
+        self.board
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Ends the run for the workers, whatever is left.
+    fn close(&self) {
+        self.lock().done = true;
+        self.work.notify_all();
+    }
+
+    /// The main thread: Ctrl-C and timeouts, until the workers are done.
+    fn watch(&self, rx: &mpsc::Receiver<Event>) {
+        loop {
+            let next_deadline = {
+                let board = self.lock();
+                if board.done {
+                    return;
+                }
+                board
+                    .running
+                    .values()
+                    .filter_map(|r| r.deadline.map(|(at, _)| at))
+                    .min()
+            };
+            let event = match next_deadline {
+                Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+            };
+            match event {
+                Ok(Event::Changed) => {}
+                Ok(Event::Signal) => self.interrupt(),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = Instant::now();
+                    for job in self.lock().running.values_mut() {
+                        if let Some((at, limit)) = job.deadline {
+                            if at <= now {
+                                job.deadline = None;
+                                job.control.stop(Stop::TimedOut(limit));
+                            }
+                        }
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    /// A first Ctrl-C stops every running job, a second kills them, a
+    /// third ends parity at once.
+    fn interrupt(&self) {
+        let mut board = self.lock();
+        board.interrupts += 1;
+        board.stopping = Some(SkipReason::Interrupted);
+        let running = board.running.len();
+        match board.interrupts {
+            1 => {
+                if running > 0 {
+                    self.observer.warn(&format!(
+                        "interrupted: stopping {running} running job{} (Ctrl-C again to kill at once)",
+                        if running == 1 { "" } else { "s" }
+                    ));
+                }
+                for job in board.running.values() {
+                    job.control.stop(Stop::Interrupted);
+                }
+            }
+            n => {
+                if n == 2 {
+                    self.observer
+                        .warn("killing every running step (Ctrl-C again to abort parity)");
+                }
+                for job in board.running.values() {
+                    job.control.kill();
+                }
+                if let Some(pool) = &self.ctx.services {
+                    pool.kill();
+                }
+                if n > 2 {
+                    std::process::exit(exit_code::INTERRUPTED);
+                }
+            }
+        }
+    }
+
+    /// A worker: runs queued jobs until the run is done.
+    fn work(&self) {
+        let mut board = self.lock();
+        loop {
+            if let Some(index) = board.queue.pop_front() {
+                let control = match board.running.get(&index) {
+                    Some(running) => Arc::clone(&running.control),
+                    None => continue,
+                };
+                drop(board);
+                let outcome =
+                    super::cached::run(self.ctx.cache.as_deref(), self.job_run(index, control));
+                board = self.lock();
+                let mut released = vec![index];
+                self.finish(&mut board, index, outcome);
+                self.dispatch(&mut board, &mut released);
+                drop(board);
+                self.release(&released);
+                board = self.lock();
+                continue;
+            }
+            if board.done {
+                return;
+            }
+            board = self
+                .work
+                .wait(board)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    fn job_run(&self, index: usize, control: Arc<JobControl>) -> JobRun {
+        let job = self.plan.jobs[index].clone();
+        let mut base_env = self.ctx.env.clone();
+        base_env.push(("PARITY_JOB".into(), job.name.clone()));
+        JobRun {
+            index,
+            job,
+            base_env,
+            secrets: self.ctx.secrets.clone(),
+            log: self.ctx.logs[index].clone(),
+            observer: Arc::clone(self.observer),
+            control,
+            services: self.ctx.services.clone(),
+            sandbox: self.ctx.sandbox.clone(),
+        }
+    }
+
+    /// Records how a job ended; the first failure stops the others unless
+    /// `--keep-going`.
+    fn finish(&self, board: &mut Board, index: usize, outcome: Outcome) {
+        let Some(job) = board.running.remove(&index) else {
+            return;
+        };
+        let duration = job.started.elapsed();
+        self.observer
+            .job_finished(index, &outcome, duration, Some(&self.ctx.logs[index]));
+        if outcome.is_failure() && !self.ctx.keep_going && board.stopping.is_none() {
+            board.stopping = Some(SkipReason::FailFast);
+            for other in board.running.values() {
+                other.control.stop(Stop::Cancelled);
+            }
+        }
+        board.outcomes[index] = Some((outcome, duration));
+    }
+
+    /// Settles every pending job that can be settled and queues what may
+    /// start, up to the parallelism limit. Jobs whose services can be
+    /// released are added to `released`.
+    fn dispatch(&self, board: &mut Board, released: &mut Vec<usize>) {
+        let parallelism = self.ctx.parallelism.max(1);
+        let mut queued = 0;
+        let mut timed = false;
+        let mut progressed = true;
+        while progressed {
+            progressed = false;
+            for index in 0..self.plan.jobs.len() {
+                if board.outcomes[index].is_some() || board.running.contains_key(&index) {
+                    continue;
+                }
+                let job = &self.plan.jobs[index];
+                let settled = if let Some(reason) = &board.stopping {
+                    Some(Outcome::Skipped(reason.clone()))
+                } else if let Some(reason) = &job.skip {
+                    Some(Outcome::Skipped(reason.clone()))
+                } else if let Some(&failed) = job.needs.iter().find(|&&n| {
+                    board.outcomes[n]
+                        .as_ref()
+                        .is_some_and(|(o, _)| !o.lets_dependents_run())
+                }) {
+                    Some(Outcome::Skipped(SkipReason::NeedFailed(
+                        self.plan.jobs[failed].name.clone(),
+                    )))
+                } else {
+                    None
+                };
+                if let Some(outcome) = settled {
+                    released.push(index);
+                    self.observer
+                        .job_finished(index, &outcome, Duration::ZERO, None);
+                    board.outcomes[index] = Some((outcome, Duration::ZERO));
+                    progressed = true;
+                    continue;
+                }
+                let ready = job.needs.iter().all(|&n| board.outcomes[n].is_some());
+                if ready && board.running.len() < parallelism {
+                    let deadline = job.timeout.map(|limit| (Instant::now() + limit, limit));
+                    timed |= deadline.is_some();
+                    self.observer.job_started(index);
+                    board.running.insert(
+                        index,
+                        Running {
+                            control: JobControl::new(format!("{}/{index}", self.ctx.run_id)),
+                            started: Instant::now(),
+                            deadline,
+                        },
+                    );
+                    board.queue.push_back(index);
+                    queued += 1;
+                    progressed = true;
+                }
+            }
+        }
+        if board.running.is_empty() {
+            board.done = true;
+            self.work.notify_all();
+            let _ = self.events.send(Event::Changed);
+        } else {
+            // The worker calling this takes one job itself.
+            for _ in 1..queued {
+                self.work.notify_one();
+            }
+            if timed {
+                let _ = self.events.send(Event::Changed);
+            }
+        }
+    }
+
+    /// Lets the service pool stop what the settled jobs no longer need,
+    /// outside the board's lock: stopping a service takes a while.
+    fn release(&self, jobs: &[usize]) {
+        if let Some(pool) = &self.ctx.services {
+            for &index in jobs {
+                pool.release(index);
+            }
+        }
+    }
 }
 
 /// Stops what no job could claim (a leftover that both cleared its
