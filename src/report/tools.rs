@@ -7,6 +7,7 @@
 //! never waits on a tool that hangs.
 
 use regex::Regex;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use serde::{Deserialize, Serialize};
 use std::process::{Command, Stdio};
 use std::sync::LazyLock;
@@ -310,18 +311,14 @@ fn wait_limited(
             .take()
             .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
     );
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{path} did not answer within {}s", limit.as_secs()));
-            }
-            Err(e) => return Err(format!("cannot wait for {path}: {e}")),
+    let status = match wait_until(child, Instant::now() + limit) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("{path} did not answer within {}s", limit.as_secs()));
         }
+        Err(e) => return Err(format!("cannot wait for {path}: {e}")),
     };
     let mut text = stdout.join().unwrap_or_default();
     text.push_str(&stderr.join().unwrap_or_default());
@@ -333,9 +330,59 @@ fn wait_limited(
     }
 }
 
+/// Waits for `child` to exit until `deadline`: `None` if it still runs.
+///
+/// Sleeps on the child's pidfd, so the answer comes the moment it exits;
+/// where the kernel has no pidfds, polls every few milliseconds.
+fn wait_until(
+    child: &mut std::process::Child,
+    deadline: Instant,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let exited = rustix::process::Pid::from_raw(child.id() as i32).and_then(|pid| {
+        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+    });
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        match &exited {
+            Some(exited) => {
+                let timeout = Timespec {
+                    tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
+                    tv_nsec: left.subsec_nanos().into(),
+                };
+                let mut fds = [PollFd::new(exited, PollFlags::IN)];
+                match poll(&mut fds, Some(&timeout)) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            None => std::thread::sleep(left.min(Duration::from_millis(5))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_is_waited_for_until_its_limit() {
+        let said = run_limited(
+            Command::new("sh").args(["-c", "echo out; echo err >&2"]),
+            Duration::from_secs(5),
+        );
+        assert_eq!(said.as_deref(), Ok("out\nerr\n"));
+
+        let started = Instant::now();
+        let slow = run_limited(Command::new("sleep").arg("30"), Duration::from_millis(300));
+        assert!(slow.is_err_and(|e| e.contains("did not answer")));
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
 
     #[test]
     fn versions_from_tool_output() {
