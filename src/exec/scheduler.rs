@@ -6,7 +6,7 @@
 //! next itself. The main thread only answers signals and timeouts.
 
 use super::job::{JobControl, JobRun, Stop};
-use super::outcome::{JobResult, Outcome, SkipReason};
+use super::outcome::{JobResult, Outcome, SkipReason, StepEnd};
 use super::plan::Plan;
 use super::process::{self, Target};
 use super::reaper;
@@ -15,6 +15,7 @@ use super::Observer;
 use crate::exit_code;
 use crate::secrets::SecretSet;
 use std::collections::{BTreeMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -279,8 +280,7 @@ impl Scheduler<'_> {
                     None => continue,
                 };
                 drop(board);
-                let outcome =
-                    super::cached::run(self.ctx.cache.as_deref(), self.job_run(index, control));
+                let outcome = self.run_job(index, control);
                 board = self.lock();
                 let mut released = vec![index];
                 self.finish(&mut board, index, outcome);
@@ -298,6 +298,20 @@ impl Scheduler<'_> {
                 .wait(board)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
+    }
+
+    /// Runs one job. A panic inside parity fails that job rather than
+    /// leaving the run waiting for it forever.
+    fn run_job(&self, index: usize, control: Arc<JobControl>) -> Outcome {
+        let run = self.job_run(index, control);
+        let command = run.job.steps.first().cloned().unwrap_or_default();
+        let cache = self.ctx.cache.as_deref();
+        std::panic::catch_unwind(AssertUnwindSafe(|| super::cached::run(cache, run)))
+            .unwrap_or_else(|_| Outcome::Failed {
+                step: 0,
+                command,
+                end: StepEnd::NotStarted("parity failed internally (see the message above)".into()),
+            })
     }
 
     fn job_run(&self, index: usize, control: Arc<JobControl>) -> JobRun {
