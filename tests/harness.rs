@@ -31,6 +31,7 @@ const RUN_LIMIT: Duration = Duration::from_secs(60);
 const SCRUBBED: &[&str] = &[
     "GITHUB_ACTIONS",
     "GITEA_ACTIONS",
+    "GITLAB_CI",
     "CLICOLOR_FORCE",
     "FORCE_COLOR",
     "PARITY_FILE",
