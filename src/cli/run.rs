@@ -241,6 +241,7 @@ pub(super) fn run_in(
     }
     let insight = Insight::start(
         &pipeline,
+        &run_dir,
         &ambient,
         &env_values,
         &secrets.set,

@@ -31,12 +31,12 @@ pub(crate) enum Stop {
 #[derive(Default)]
 pub(crate) struct JobControl {
     stop: Mutex<Option<Stop>>,
-    /// The running step's process group.
-    current: Mutex<Option<Target>>,
+    /// The running step's shell, leader of its process group.
+    current: Mutex<Option<i32>>,
     /// The job's first step pid: its leftovers all have larger pids.
     first_pid: AtomicI32,
-    /// Every step's process group: a leftover that cleared its environment
-    /// (`env -i`) is still found in its step's group.
+    /// The process group of every step that ended: a leftover that
+    /// cleared its environment (`env -i`) is still found in its step's group.
     groups: Mutex<Vec<Target>>,
     marker: String,
     /// The job's container, when it runs in one: stopping the job stops it.
@@ -90,7 +90,7 @@ impl JobControl {
     }
 
     fn targets(&self) -> Vec<Target> {
-        let mut targets: Vec<Target> = lock(&self.current).iter().copied().collect();
+        let mut targets: Vec<Target> = lock(&self.current).map(Target::group).into_iter().collect();
         targets.extend(self.leftovers().iter().map(|p| Target::process(p.pid)));
         targets
     }
@@ -352,8 +352,7 @@ impl JobRun {
             }
             let process = StepProcess::spawn(command, writer)
                 .map_err(|e| StepEnd::NotStarted(spawn_error(command, &e)))?;
-            *current = Some(process.group());
-            lock(&self.control.groups).push(process.group());
+            *current = Some(process.pid());
             let _ = self.control.first_pid.compare_exchange(
                 0,
                 process.pid(),
@@ -362,6 +361,7 @@ impl JobRun {
             );
             process
         };
+        let process_pid = process.pid();
         let status = match process.exit_fd() {
             Some(exited) => {
                 let followed = output::follow(reader, exited.as_fd(), Arc::clone(sink));
@@ -382,6 +382,11 @@ impl JobRun {
                 status
             }
         };
+        let group = match &status {
+            Ok(_) => Target::reaped_group(process_pid),
+            Err(_) => Target::group(process_pid),
+        };
+        lock(&self.control.groups).push(group);
         *lock(&self.control.current) = None;
         match status {
             Ok(status) if status.success() => Ok(()),

@@ -8,7 +8,6 @@ use nix::errno::Errno;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use std::collections::HashSet;
-use std::ffi::OsString;
 use std::io::{self, PipeWriter};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
@@ -56,7 +55,7 @@ impl StepProcess {
             .split_first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty shell"))?;
         let stderr = output.try_clone()?;
-        let mut command = Command::new(resolve(program, step));
+        let mut command = Command::new(self::program(program, step));
         command
             .args(args)
             .arg("-c")
@@ -71,11 +70,6 @@ impl StepProcess {
         let child = command.spawn()?;
         owned.insert(child.id() as i32);
         Ok(StepProcess { child })
-    }
-
-    /// The process group, which has the same id as the step's shell.
-    pub(crate) fn group(&self) -> Target {
-        Target::group(self.pid())
     }
 
     pub(crate) fn pid(&self) -> i32 {
@@ -97,18 +91,19 @@ impl StepProcess {
     }
 }
 
-/// The shell's path, looked up in the PATH the step will have.
-///
-/// `posix_spawnp` would find it by trying `execve` in every PATH directory
-/// before the right one, each failure costing more than the `stat` that
-/// `which` needs. Not found: the name is left to the spawn, whose error
-/// says so.
-fn resolve(program: &str, step: &StepCommand<'_>) -> PathBuf {
-    let path = match step.env.iter().rev().find(|(key, _)| key == "PATH") {
-        Some((_, value)) => Some(OsString::from(value)),
-        None => std::env::var_os("PATH"),
-    };
-    which::which_in(program, path, step.cwd).unwrap_or_else(|_| PathBuf::from(program))
+/// The shell to start. When the step's env sets its own PATH, the shell is
+/// looked up in that PATH here: `Command` would otherwise fall back from
+/// `posix_spawn` to a fork of the whole parity process to search it in the
+/// child. Otherwise `posix_spawnp` searches parity's PATH, which is cheaper
+/// than any lookup of ours. Not found: the name is left to the spawn, whose
+/// error says so.
+fn program(name: &str, step: &StepCommand<'_>) -> PathBuf {
+    match step.env.iter().rev().find(|(key, _)| key == "PATH") {
+        Some((_, path)) => {
+            which::which_in(name, Some(path), step.cwd).unwrap_or_else(|_| PathBuf::from(name))
+        }
+        None => PathBuf::from(name),
+    }
 }
 
 /// Something to stop: a whole process group, or one process that left its
@@ -133,6 +128,18 @@ impl Target {
 
     pub(crate) fn process(pid: i32) -> Target {
         Target::new(pid, false)
+    }
+
+    /// The group of a step whose shell parity has reaped: no /proc read,
+    /// since the leader is known to be gone. A group id is not handed out
+    /// again while any member lives, so a process now holding the id as
+    /// its pid means the group has ended.
+    pub(crate) fn reaped_group(pgid: i32) -> Target {
+        Target {
+            pid: Pid::from_raw(pgid),
+            whole_group: true,
+            started: None,
+        }
     }
 
     fn new(pid: i32, whole_group: bool) -> Target {

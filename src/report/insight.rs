@@ -1,7 +1,7 @@
 //! What `parity run` keeps of a run besides the logs: it starts recording
-//! before the jobs (the fingerprint is taken on its own thread meanwhile)
-//! and, once they are done, writes `run.json`, `junit.xml` and, in CI,
-//! `report.html` into the run directory, then prunes old runs.
+//! before the jobs (the fingerprint is taken, and old runs are pruned, on
+//! threads of their own meanwhile) and, once they are done, writes
+//! `run.json`, `junit.xml` and, in CI, `report.html` into the run directory.
 
 use super::fingerprint::{self, Fingerprint};
 use super::record::{Invocation, RecordInputs, RunRecord, ServiceTiming};
@@ -18,6 +18,8 @@ use std::thread::JoinHandle;
 pub struct Insight {
     recorder: Arc<Recorder>,
     fingerprint: Option<JoinHandle<Fingerprint>>,
+    /// Deleting the oldest runs, while the jobs run rather than after them.
+    pruning: Option<JoinHandle<()>>,
     secrets: SecretSet,
     root: PathBuf,
 }
@@ -54,6 +56,7 @@ impl Insight {
     /// Starts recording. `console` keeps receiving every event.
     pub fn start(
         pipeline: &Pipeline,
+        run_dir: &RunDir,
         ambient: &IndexMap<String, String>,
         env_files: &IndexMap<String, String>,
         secrets: &SecretSet,
@@ -65,9 +68,21 @@ impl Insight {
             .name("parity-fingerprint".into())
             .spawn(move || Fingerprint::collect(&inputs))
             .ok();
+        let keep = runs::keep_from_env().unwrap_or_else(|message| {
+            console.warn(&message);
+            runs::DEFAULT_KEEP
+        });
+        let (root, current) = (pipeline.root.clone(), run_dir.path.clone());
+        let pruning = std::thread::Builder::new()
+            .name("parity-prune".into())
+            .spawn(move || {
+                runs::prune(&root, keep, &current);
+            })
+            .ok();
         Insight {
             recorder: Arc::new(Recorder::new(console, jobs)),
             fingerprint,
+            pruning,
             secrets: secrets.clone(),
             root: pipeline.root.clone(),
         }
@@ -129,14 +144,8 @@ impl Insight {
                 warn.warn(&format!("cannot write {}: {e}", page.display()));
             }
         }
-        match runs::keep_from_env() {
-            Ok(keep) => {
-                runs::prune(&self.root, keep, &run.run_dir.path);
-            }
-            Err(message) => {
-                warn.warn(&message);
-                runs::prune(&self.root, runs::DEFAULT_KEEP, &run.run_dir.path);
-            }
+        if let Some(pruning) = self.pruning {
+            let _ = pruning.join();
         }
         if let Some(path) = run.junit {
             junit::write(&report, path).map_err(|source| JunitError {
