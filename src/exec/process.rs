@@ -150,6 +150,11 @@ impl Target {
         }
     }
 
+    /// The pid of the group's leader, when parity reaped it.
+    pub(crate) fn reaped_leader(&self) -> Option<i32> {
+        (self.whole_group && self.started.is_none()).then_some(self.pid.as_raw())
+    }
+
     /// Whether `pgid` is this target's group, and still the same group.
     pub(crate) fn is_group(&self, pgid: i32) -> bool {
         self.whole_group && self.pid.as_raw() == pgid && !self.reused()

@@ -14,7 +14,9 @@ use nix::unistd::Pid;
 use procfs::process::Process;
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::sync::{LazyLock, Mutex, MutexGuard};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::{LazyLock, Mutex, MutexGuard, OnceLock};
 
 /// Leftovers parity has found and may have to reap once they exit.
 ///
@@ -54,7 +56,9 @@ pub(crate) struct ProcInfo {
 /// machine; after a wrap, all are.
 pub(crate) fn leftovers(marker: &str, since: i32, groups: &[Target]) -> Vec<ProcInfo> {
     let me = std::process::id() as i32;
-    candidates(since)
+    // The steps' own shells, reaped already, need no look.
+    let reaped: Vec<i32> = groups.iter().filter_map(Target::reaped_leader).collect();
+    candidates(since, &reaped)
         .filter(|&pid| pid != me)
         .filter_map(|pid| Process::new(pid).ok())
         .filter(|p| {
@@ -71,25 +75,38 @@ pub(crate) fn leftovers(marker: &str, since: i32, groups: &[Target]) -> Vec<Proc
 }
 
 /// Up to this many pids handed out since a job began are probed one by
-/// one; more, and listing `/proc` is cheaper.
-const PROBE_LIMIT: i32 = 256;
+/// one; more, and one listing of `/proc` is cheaper than the failed opens.
+const PROBE_LIMIT: i32 = 16;
 
-/// The pids that may belong to processes created since pid `since`.
+/// The pids that may belong to processes created since pid `since`, but
+/// for the `reaped` ones.
 ///
 /// A job that started nothing in the background usually leaves only its
-/// own (reaped) step pids in that range, so probing them directly, rather
-/// than listing `/proc`, makes the end of a quiet job cost a few failed
-/// opens.
-fn candidates(since: i32) -> Box<dyn Iterator<Item = i32>> {
-    let last = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
-        .ok()
-        .and_then(|s| s.trim().parse::<i32>().ok());
-    match last {
-        Some(last) if last >= since && last - since < PROBE_LIMIT => Box::new(since..=last),
+/// own (reaped) step pids in that range, so probing the range directly,
+/// rather than listing `/proc`, makes the end of a quiet job cost one read.
+/// Within a short range no pid was handed out twice, so a reaped pid there
+/// is still free.
+fn candidates(since: i32, reaped: &[i32]) -> Box<dyn Iterator<Item = i32> + '_> {
+    match last_pid() {
+        Some(last) if last >= since && last - since < PROBE_LIMIT => {
+            Box::new((since..=last).filter(|pid| !reaped.contains(pid)))
+        }
         Some(last) if last >= since => Box::new(pids().filter(move |&pid| pid >= since)),
         // Wrapped, or unknown: every process may be new.
         _ => Box::new(pids()),
     }
+}
+
+/// The pid the kernel handed out last, read with one `pread` of a file
+/// kept open: this runs at the end of every job.
+fn last_pid() -> Option<i32> {
+    static FILE: OnceLock<Option<File>> = OnceLock::new();
+    let file = FILE
+        .get_or_init(|| File::open("/proc/sys/kernel/ns_last_pid").ok())
+        .as_ref()?;
+    let mut buf = [0u8; 16];
+    let n = file.read_at(&mut buf, 0).ok()?;
+    std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
 }
 
 /// Live processes carrying `marker`, created after `since`.
@@ -104,7 +121,7 @@ pub(crate) fn unclaimed_orphans() -> Vec<ProcInfo> {
     let me = std::process::id() as i32;
     let owned = owned_children();
     // parity's children were all created after parity itself.
-    candidates(me)
+    candidates(me, &[])
         .filter(|pid| !owned.contains(pid))
         .filter_map(|pid| Process::new(pid).ok())
         .filter(|p| p.stat().is_ok_and(|s| s.ppid == me && s.state != 'Z'))
