@@ -335,6 +335,25 @@ fn wait_for_start(origin: &Origin, env: &str, count: usize) -> Interval {
     }
 }
 
+/// SIGKILLs the process group of the deploy step that logged `running`
+/// (its shell's `$$`, the last field of its timeline line).
+///
+/// Not with the `kill` command: procps `kill -KILL -PGID` can signal pid -1,
+/// every process the user may signal, instead of the group.
+fn kill_step_group(origin: &Origin, running: &Interval) {
+    let pgid: i32 = std::fs::read_to_string(origin.timeline())
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.contains(&running.id))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .expect("the step's pid in the timeline");
+    assert!(pgid > 1, "not a step's process group: {pgid}");
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pgid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
 fn now_ns() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -421,19 +440,8 @@ fn a_killed_holder_keeps_the_lock_until_its_lease_expires() {
     let mut holder = crashing.spawn(&["deploy", "staging"], &lease);
     let running = wait_for_start(&origin, "staging", 1);
     // The machine dies: parity and its step, at once, with no cleanup.
-    let _ = Command::new("kill")
-        .args(["-KILL", &holder.id().to_string()])
-        .status();
-    let step_group = running.id.clone();
-    let pgid = std::fs::read_to_string(origin.timeline())
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.contains(&step_group))
-        .and_then(|l| l.split_whitespace().last().map(str::to_owned))
-        .expect("step pid");
-    let _ = Command::new("kill")
-        .args(["-KILL", &format!("-{pgid}")])
-        .status();
+    let _ = holder.kill();
+    kill_step_group(&origin, &running);
     let _ = holder.wait();
     let killed_at = now_ns();
 
@@ -478,19 +486,9 @@ fn unlock_needs_force_and_is_recorded() {
     let (crashing, admin) = (origin.clone_as("crashing"), origin.clone_as("admin"));
     let mut holder = crashing.spawn(&["deploy", "staging"], &[("SLEEP", "60")]);
     let running = wait_for_start(&origin, "staging", 1);
-    let _ = Command::new("kill")
-        .args(["-KILL", &holder.id().to_string()])
-        .status();
+    let _ = holder.kill();
     let _ = holder.wait();
-    let pgid = std::fs::read_to_string(origin.timeline())
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.contains(&running.id))
-        .and_then(|l| l.split_whitespace().last().map(str::to_owned))
-        .expect("step pid");
-    let _ = Command::new("kill")
-        .args(["-KILL", &format!("-{pgid}")])
-        .status();
+    kill_step_group(&origin, &running);
 
     admin
         .run(&["deploy", "unlock", "staging"], &[])

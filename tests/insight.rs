@@ -3,6 +3,7 @@
 //! all of it, `parity runs` and pruning, and `parity diff` naming what
 //! changed between two runs.
 
+use crate::ci::{git, git_init};
 use crate::harness::{Output, Test, PARITY};
 use std::path::Path;
 use std::process::Command;
@@ -335,24 +336,14 @@ fn the_record_names_the_commit_branch_and_a_dirty_tree() {
         .args(["run"])
         .run();
     out.status(0);
-    let git = |args: &[&str]| {
-        let done = Command::new("git")
-            .current_dir(out.path())
-            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-            .args(args)
-            .output()
-            .expect("run git");
-        assert!(
-            done.status.success(),
-            "git {args:?}: {}",
-            text(&done.stderr)
-        );
-        text(&done.stdout).trim().to_owned()
-    };
-    git(&["init", "-q", "-b", "trunk"]);
-    git(&["add", "parity.toml"]);
-    git(&["commit", "-q", "-m", "pipeline"]);
-    let head = git(&["rev-parse", "HEAD"]);
+    git_init(out.path());
+    git(out.path(), &["checkout", "-q", "-b", "trunk"]);
+    git(out.path(), &["add", "parity.toml"]);
+    git(out.path(), &["commit", "-q", "-m", "pipeline"]);
+    let head = git(out.path(), &["rev-parse", "HEAD"])
+        .stdout
+        .trim()
+        .to_owned();
 
     let clean = again(out.path(), &["run"], &[]);
     assert!(clean.status.success(), "{}", text(&clean.stderr));

@@ -10,7 +10,7 @@ use std::io::{self, BufWriter, PipeReader, Read, Write};
 use std::os::fd::BorrowedFd;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const CHUNK: usize = 64 * 1024;
 /// A line longer than this is passed on in pieces rather than held forever.
@@ -179,43 +179,51 @@ impl Pump {
 /// `exited` (the step's pidfd) tells: no thread per step, and the output
 /// read the moment it comes.
 ///
-/// Once the step has exited and its pipe is drained, the pipe is either
-/// closed (`None`), or still held open by something the step left running
-/// in the background: a [`Pump`] then goes on reading it for the job's log.
+/// Once the step has exited, the pipe is read until it closes, which it
+/// does at once unless something the step left running in the background
+/// holds it (or, for a moment, a process another thread of parity is
+/// starting, which inherits it until its `exec`). Still open after
+/// [`HELD_OPEN`], a [`Pump`] goes on reading it for the job's log.
 pub(crate) fn follow(
     mut pipe: PipeReader,
     exited: BorrowedFd<'_>,
     sink: Arc<JobSink>,
 ) -> io::Result<Option<Pump>> {
     let mut lines = LineReader::new(sink);
-    let mut step_exited = false;
+    let mut exited_at: Option<Instant> = None;
     loop {
-        let exit_known = step_exited;
         let mut fds = [
             PollFd::new(&pipe, PollFlags::IN),
             PollFd::new(&exited, PollFlags::IN),
         ];
-        // Once the step has exited, only what the pipe already holds is read.
-        match poll(&mut fds, exit_known.then_some(&NO_WAIT)) {
+        // After the exit, the pidfd stays readable: only the pipe is watched.
+        let (watched, timeout) = match exited_at {
+            None => (&mut fds[..], None),
+            Some(at) => {
+                let left = HELD_OPEN.saturating_sub(at.elapsed());
+                (&mut fds[..1], Timespec::try_from(left).ok())
+            }
+        };
+        match poll(watched, timeout.as_ref()) {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => continue,
             Err(e) => return Err(e.into()),
         }
-        step_exited |= !fds[1].revents().is_empty();
+        if exited_at.is_none() && !fds[1].revents().is_empty() {
+            exited_at = Some(Instant::now());
+        }
         if !fds[0].revents().is_empty() {
             // Readable or hung up: this read does not block.
             if !lines.read_once(&mut pipe) {
                 lines.finish();
                 return Ok(None);
             }
-        } else if exit_known {
-            // Idle after the exit, yet open: a background process holds it.
+        } else if exited_at.is_some_and(|at| at.elapsed() >= HELD_OPEN) {
             return Pump::resume(pipe, lines).map(Some);
         }
     }
 }
 
-const NO_WAIT: Timespec = Timespec {
-    tv_sec: 0,
-    tv_nsec: 0,
-};
+/// How long a step's pipe may stay open after the step exited before
+/// parity takes it for held by a background process.
+const HELD_OPEN: Duration = Duration::from_millis(20);

@@ -351,12 +351,9 @@ fn wait_until(
         }
         match &exited {
             Some(exited) => {
-                let timeout = Timespec {
-                    tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
-                    tv_nsec: left.subsec_nanos().into(),
-                };
+                let timeout = Timespec::try_from(left).ok();
                 let mut fds = [PollFd::new(exited, PollFlags::IN)];
-                match poll(&mut fds, Some(&timeout)) {
+                match poll(&mut fds, timeout.as_ref()) {
                     Ok(_) | Err(rustix::io::Errno::INTR) => {}
                     Err(e) => return Err(e.into()),
                 }

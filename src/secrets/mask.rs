@@ -1,8 +1,9 @@
 //! Secret masking that holds across chunk boundaries.
 //!
 //! Output arrives in pipe-sized chunks; a secret can be split between two of
-//! them. [`MaskStream`] keeps back just enough bytes (the longest secret less
-//! one) to be sure no secret straddles what it lets through.
+//! them. [`MaskStream`] keeps back the end of a chunk that could be the start
+//! of a secret (at most the longest secret less one byte), so no secret
+//! straddles what it lets through.
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::sync::Arc;
@@ -108,6 +109,14 @@ impl SecretSet {
         self.matcher.is_none()
     }
 
+    /// Whether more bytes after `start` could make it (or a longer secret
+    /// beginning like it) a secret.
+    fn could_begin(&self, start: &[u8]) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| p.len() > start.len() && p.as_bytes().starts_with(start))
+    }
+
     /// Masks a whole string at once (error messages, report fields).
     pub fn mask_str(&self, text: &str) -> String {
         match &self.matcher {
@@ -140,7 +149,12 @@ impl MaskStream {
             return;
         };
         self.pending.extend_from_slice(chunk);
-        let keep_from = self.pending.len().saturating_sub(self.set.longest - 1);
+        // Held back: the end of the bytes from where they could still grow
+        // into a secret, so a line's end is not kept waiting for more.
+        let tail = self.pending.len().saturating_sub(self.set.longest - 1);
+        let keep_from = (tail..self.pending.len())
+            .find(|&i| self.set.could_begin(&self.pending[i..]))
+            .unwrap_or(self.pending.len());
         let mut emitted = 0;
         for found in matcher.find_iter(&self.pending) {
             if found.start() >= keep_from {
@@ -186,6 +200,21 @@ mod tests {
         stream.push(&text[split..], &mut out);
         stream.finish(&mut out);
         out
+    }
+
+    #[test]
+    fn only_what_could_begin_a_secret_is_held_back() {
+        let set = SecretSet::new(["hunter2-token"]);
+        let mut stream = set.stream();
+        let mut out = Vec::new();
+        stream.push(b"token: hunter2-token\n", &mut out);
+        assert_eq!(out, b"token: ***\n", "the line's end came at once");
+        out.clear();
+        stream.push(b"next: hunt", &mut out);
+        assert_eq!(out, b"next: ");
+        stream.push(b"er2-token!", &mut out);
+        stream.finish(&mut out);
+        assert_eq!(out, b"next: ***!");
     }
 
     #[test]
