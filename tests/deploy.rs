@@ -752,6 +752,22 @@ fn ctrl_c_while_waiting_leaves_nothing_behind() {
 }
 
 #[test]
+fn a_bad_lease_fails_the_deploy_but_not_the_log() {
+    let origin = Origin::new(&pipeline());
+    let dev = origin.clone_as("dev");
+    let bad = [("PARITY_DEPLOY_LEASE", "soon")];
+    dev.run(&["deploy", "staging"], &bad)
+        .status(2)
+        .says("bad lease `soon`")
+        .says("PARITY_DEPLOY_LEASE");
+    dev.run(&["deploy", "staging", "--lease", "0s"], &[])
+        .status(2)
+        .says("bad lease `0s`");
+    dev.run(&["deploy", "log", "staging"], &bad).status(0);
+    dev.run(&["deploy", "status"], &bad).status(0);
+}
+
+#[test]
 fn log_and_status_read_the_local_copy_when_the_remote_is_down() {
     let origin = Origin::new(&pipeline());
     let dev = origin.clone_as("dev");

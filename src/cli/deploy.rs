@@ -39,8 +39,10 @@ pub(super) struct DeployArgs {
 
     /// How long the lock outlives its holder's last renewal (default: the
     /// environment's `lease`, else 2m).
-    #[arg(long, value_name = "DURATION", env = LEASE_ENV, value_parser = parse_duration)]
-    lease: Option<Duration>,
+    // Parsed when deploying, not by clap: clap would also reject a bad
+    // PARITY_DEPLOY_LEASE for `deploy log` and `deploy status`.
+    #[arg(long, value_name = "DURATION", env = LEASE_ENV)]
+    lease: Option<String>,
 
     #[command(flatten)]
     remote: RemoteArg,
@@ -90,12 +92,11 @@ enum Action {
     },
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err("must be longer than 0s".into()),
-        Err(e) => Err(format!("{e}; write durations like \"90s\" or \"2m\"")),
-    }
+/// A lease: a duration longer than zero.
+fn parse_lease(text: &str) -> Option<Duration> {
+    humantime::parse_duration(text)
+        .ok()
+        .filter(|d| !d.is_zero())
 }
 
 pub(super) fn deploy(cli: &Cli, args: &DeployArgs) -> Result<i32, Error> {
@@ -112,12 +113,21 @@ pub(super) fn deploy(cli: &Cli, args: &DeployArgs) -> Result<i32, Error> {
             deploy::unlock(&pipeline, environment, remote, *force)
         }
         None => {
+            let lease = match args.lease.as_deref() {
+                Some(text) => Some(parse_lease(text).ok_or_else(|| {
+                    Error::Deploy(Box::new(DeployError::BadLease {
+                        value: text.to_owned(),
+                        origin: format!("--lease or {LEASE_ENV}"),
+                    }))
+                })?),
+                None => None,
+            };
             let request = Request {
                 environment: args.environment.clone().unwrap_or_default(),
                 commit: args.commit.clone(),
                 rollback: args.rollback,
                 wait: !args.no_wait,
-                lease: args.lease,
+                lease,
                 remote: remote.map(str::to_owned),
                 env_files: args.env_file.clone(),
                 verbose: args.verbose,
