@@ -100,6 +100,24 @@ fn bad_duration() {
 }
 
 #[test]
+fn a_log_probe_that_is_not_a_regex() {
+    let error = rejected(
+        r#"
+        version = 1
+        [services.api]
+        command = "python3 -m http.server {{port}}"
+        ready = { log = "Serving HTTP on .* port {{port}} (" }
+        [jobs.call]
+        services = ["api"]
+        run = "touch ran"
+        "#,
+    );
+    assert!(error.contains("is not a regular expression"), "{error}");
+    assert!(error.contains("unclosed group"), "{error}");
+    insta::assert_snapshot!("log_probe_not_a_regex", error);
+}
+
+#[test]
 fn empty_run() {
     let error = rejected(
         r#"

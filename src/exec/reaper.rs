@@ -11,7 +11,7 @@ use nix::errno::Errno;
 use nix::sys::signal::kill;
 use nix::sys::wait::{waitpid, WaitPidFlag};
 use nix::unistd::Pid;
-use procfs::process::Process;
+use procfs::process::{Process, Stat};
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::File;
@@ -47,31 +47,73 @@ pub(crate) struct ProcInfo {
     pub(crate) command: String,
 }
 
-/// A job's live leftovers, created after `since`: processes carrying
-/// `marker` in `MARKER_VAR`, or still in one of the job's step `groups`.
+/// A job's live leftovers, created after `since`: parity's descendants
+/// carrying `marker` in `MARKER_VAR`, or still in one of the job's step
+/// `groups`.
 ///
 /// Linux hands out pids in increasing order until they wrap, so a job's
 /// descendants all have pids from its first step's up to the last pid
 /// handed out. Only those are read, which keeps this cheap on a busy
-/// machine; after a wrap, all are.
+/// machine; after a wrap, all are. parity is a subreaper, so whatever a
+/// step started still descends from parity: another program's processes
+/// never pass for the job's, whatever their group or environment says.
 pub(crate) fn leftovers(marker: &str, since: i32, groups: &[Target]) -> Vec<ProcInfo> {
+    let me = std::process::id() as i32;
+    matching(marker, since, groups)
+        .filter(|(_, stat)| descends_from(stat.ppid, me))
+        .map(|(p, _)| found(&p))
+        .collect()
+}
+
+/// Live processes carrying `marker`, created after `since`, wherever they
+/// descend from: the services of a run that died are nobody's children.
+pub(crate) fn marked(marker: &str, since: i32) -> Vec<ProcInfo> {
+    matching(marker, since, &[])
+        .map(|(p, _)| found(&p))
+        .collect()
+}
+
+/// Live processes created after `since` that carry `marker` or belong to
+/// one of `groups`.
+fn matching<'a>(
+    marker: &'a str,
+    since: i32,
+    groups: &'a [Target],
+) -> impl Iterator<Item = (Process, Stat)> + 'a {
     let me = std::process::id() as i32;
     // The steps' own shells, reaped already, need no look.
     let reaped: Vec<i32> = groups.iter().filter_map(Target::reaped_leader).collect();
-    candidates(since, &reaped)
-        .filter(|&pid| pid != me)
+    candidates(since, reaped)
+        .filter(move |&pid| pid != me)
         .filter_map(|pid| Process::new(pid).ok())
-        .filter(|p| {
-            let Ok(stat) = p.stat() else { return false };
-            stat.state != 'Z'
+        .filter_map(move |p| {
+            let stat = p.stat().ok()?;
+            let ours = stat.state != 'Z'
                 && (groups.iter().any(|g| g.is_group(stat.pgrp))
                     || p.environ()
                         .ok()
                         .and_then(|env| env.get(OsStr::new(MARKER_VAR)).cloned())
-                        .is_some_and(|value| value == OsStr::new(marker)))
+                        .is_some_and(|value| value == OsStr::new(marker)));
+            ours.then_some((p, stat))
         })
-        .map(|p| found(&p))
-        .collect()
+}
+
+/// Whether the process whose parent is `ppid` descends from `ancestor`.
+fn descends_from(mut ppid: i32, ancestor: i32) -> bool {
+    // Deeper than any real process tree; guards against a loop from pid reuse.
+    for _ in 0..256 {
+        if ppid == ancestor {
+            return true;
+        }
+        if ppid <= 1 {
+            return false;
+        }
+        match Process::new(ppid).and_then(|p| p.stat()) {
+            Ok(stat) => ppid = stat.ppid,
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// Up to this many pids handed out since a job began are probed one by
@@ -86,10 +128,10 @@ const PROBE_LIMIT: i32 = 16;
 /// rather than listing `/proc`, makes the end of a quiet job cost one read.
 /// Within a short range no pid was handed out twice, so a reaped pid there
 /// is still free.
-fn candidates(since: i32, reaped: &[i32]) -> Box<dyn Iterator<Item = i32> + '_> {
+fn candidates(since: i32, reaped: Vec<i32>) -> Box<dyn Iterator<Item = i32>> {
     match last_pid() {
         Some(last) if last >= since && last - since < PROBE_LIMIT => {
-            Box::new((since..=last).filter(|pid| !reaped.contains(pid)))
+            Box::new((since..=last).filter(move |pid| !reaped.contains(pid)))
         }
         Some(last) if last >= since => Box::new(pids().filter(move |&pid| pid >= since)),
         // Wrapped, or unknown: every process may be new.
@@ -109,11 +151,6 @@ fn last_pid() -> Option<i32> {
     std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
 }
 
-/// Live processes carrying `marker`, created after `since`.
-pub(crate) fn marked(marker: &str, since: i32) -> Vec<ProcInfo> {
-    leftovers(marker, since, &[])
-}
-
 /// Live children of parity that nothing in parity started: orphans that
 /// cleared their environment and left their group, so no job can claim them.
 /// Only safe to call when no job runs.
@@ -121,7 +158,7 @@ pub(crate) fn unclaimed_orphans() -> Vec<ProcInfo> {
     let me = std::process::id() as i32;
     let owned = owned_children();
     // parity's children were all created after parity itself.
-    candidates(me, &[])
+    candidates(me, Vec::new())
         .filter(|pid| !owned.contains(pid))
         .filter_map(|pid| Process::new(pid).ok())
         .filter(|p| p.stat().is_ok_and(|s| s.ppid == me && s.state != 'Z'))
@@ -192,5 +229,35 @@ fn describe(process: &Process) -> String {
             .stat()
             .map(|s| s.comm)
             .unwrap_or_else(|_| "?".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    #[test]
+    fn a_grandchild_descends_from_parity_and_init_does_not() {
+        let me = std::process::id() as i32;
+        let mut shell = Command::new("sh")
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn sh");
+        let mut line = String::new();
+        let stdout = shell.stdout.take().expect("stdout");
+        BufReader::new(stdout).read_line(&mut line).expect("read");
+        let grandchild: i32 = line.trim().parse().expect("a pid");
+        let ppid = Process::new(grandchild)
+            .and_then(|p| p.stat())
+            .expect("stat")
+            .ppid;
+        assert!(descends_from(ppid, me));
+        assert!(!descends_from(0, me), "init's parent");
+        let _ =
+            nix::sys::signal::kill(Pid::from_raw(grandchild), nix::sys::signal::Signal::SIGKILL);
+        let _ = shell.wait();
     }
 }

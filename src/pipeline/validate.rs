@@ -493,6 +493,29 @@ impl Validator<'_> {
             }
         } else {
             let log = raw.log.as_ref()?;
+            // Placeholders are filled when the service starts; any value
+            // stands in for them here.
+            let stand_in = placeholder::render_partial(log.get_ref(), |_| Some("0".into()));
+            if let Err(e) = regex::Regex::new(&stand_in) {
+                let why = e.to_string();
+                let reason = why
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim()
+                    .trim_start_matches("error: ")
+                    .to_owned();
+                self.push(
+                    Problem::new(
+                        self.src,
+                        log.span(),
+                        format!("`{}` is not a regular expression", log.get_ref()),
+                        reason,
+                    )
+                    .with_help("`log` is a regex matched against each line of the service's output; escape literal characters such as `(` or `.` with `\\`"),
+                );
+                return None;
+            }
             Probe::Log {
                 pattern: log.get_ref().clone(),
                 times: raw

@@ -119,7 +119,10 @@ fn new_id() -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
+    // Both halves of the pid count, so that runs started in the same
+    // millisecond by different processes most likely differ.
+    let pid = std::process::id();
+    let salt = (nanos ^ pid ^ (pid >> 16)) & 0xffff;
     format!("{stamp}-{salt:04x}")
 }
 
