@@ -10,6 +10,7 @@ mod reaper;
 mod sandbox;
 mod scheduler;
 mod signal;
+mod spawn;
 
 pub use outcome::{JobResult, Outcome, SkipReason, StepEnd};
 pub use plan::{Plan, PlanError, PlannedJob, RunOptions};

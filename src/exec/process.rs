@@ -4,15 +4,15 @@
 //! outlives parity" possible.
 
 use super::reaper;
+use super::spawn::{self, Spawn};
 use nix::errno::Errno;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use std::collections::HashSet;
 use std::io::{self, PipeWriter};
-use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::process::ExitStatus;
 use std::sync::{LazyLock, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -43,37 +43,33 @@ pub(crate) struct StepCommand<'a> {
 
 /// A running step: the shell process, leader of its own process group.
 pub(crate) struct StepProcess {
-    child: Child,
+    pid: Pid,
 }
 
 impl StepProcess {
     /// Starts the step with stdout and stderr both on `output`, so its lines
     /// keep their order, and stdin closed: steps run unattended, as in CI.
     pub(crate) fn spawn(step: &StepCommand<'_>, output: PipeWriter) -> io::Result<StepProcess> {
-        let (program, args) = step
+        let (program, options) = step
             .shell
             .split_first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty shell"))?;
-        let stderr = output.try_clone()?;
-        let mut command = Command::new(self::program(program, step));
-        command
-            .args(args)
-            .arg("-c")
-            .arg(step.script)
-            .current_dir(step.cwd)
-            .envs(step.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(output)
-            .stderr(stderr)
-            .process_group(0);
+        let mut args: Vec<&str> = options.iter().map(String::as_str).collect();
+        args.extend(["-c", step.script]);
+        let spawn = Spawn {
+            program,
+            args: &args,
+            cwd: step.cwd,
+            env: step.env,
+        };
         let mut owned = owned_children();
-        let child = command.spawn()?;
-        owned.insert(child.id() as i32);
-        Ok(StepProcess { child })
+        let pid = spawn.start(output.as_fd())?;
+        owned.insert(pid.as_raw());
+        Ok(StepProcess { pid })
     }
 
     pub(crate) fn pid(&self) -> i32 {
-        self.child.id() as i32
+        self.pid.as_raw()
     }
 
     /// A pidfd of the shell: readable once it has exited. `None` on kernels
@@ -84,25 +80,10 @@ impl StepProcess {
     }
 
     /// Waits for the shell to exit. Its background children may live on.
-    pub(crate) fn wait(mut self) -> io::Result<std::process::ExitStatus> {
-        let status = self.child.wait();
-        owned_children().remove(&(self.child.id() as i32));
+    pub(crate) fn wait(self) -> io::Result<ExitStatus> {
+        let status = spawn::wait(self.pid);
+        owned_children().remove(&self.pid());
         status
-    }
-}
-
-/// The shell to start. When the step's env sets its own PATH, the shell is
-/// looked up in that PATH here: `Command` would otherwise fall back from
-/// `posix_spawn` to a fork of the whole parity process to search it in the
-/// child. Otherwise `posix_spawnp` searches parity's PATH, which is cheaper
-/// than any lookup of ours. Not found: the name is left to the spawn, whose
-/// error says so.
-fn program(name: &str, step: &StepCommand<'_>) -> PathBuf {
-    match step.env.iter().rev().find(|(key, _)| key == "PATH") {
-        Some((_, path)) => {
-            which::which_in(name, Some(path), step.cwd).unwrap_or_else(|_| PathBuf::from(name))
-        }
-        None => PathBuf::from(name),
     }
 }
 
@@ -234,7 +215,7 @@ pub(crate) fn kill_now(targets: &[Target]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::process::ExitStatusExt;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     use std::process::Command;
 
     /// A stranger that now holds a pid parity once knew, in its own group.
