@@ -143,7 +143,7 @@ static INHERITED: LazyLock<Vec<(OsString, CString)>> = LazyLock::new(|| {
 /// `KEY=value` for each variable: parity's own, less those `overrides`
 /// sets, then the overrides, the last of each key.
 fn environment(overrides: &[(String, String)]) -> io::Result<Vec<Cow<'static, CStr>>> {
-    // A handful of overrides: a linear search beats hashing every key.
+    // Overrides number a few dozen at most: a linear search beats hashing.
     let mut latest: Vec<&(String, String)> = Vec::with_capacity(overrides.len());
     for pair in overrides.iter().rev() {
         if !latest.iter().any(|(key, _)| *key == pair.0) {
