@@ -254,3 +254,72 @@ fn a_last_line_without_newline_stays_its_own_line_in_the_log() {
         "partial.log:\n{log}"
     );
 }
+
+/// How a step's shell is found and started: on parity's PATH, on the job's
+/// own PATH (relative entries against the working directory), and what a
+/// missing shell or working directory says.
+#[test]
+fn a_step_starts_with_the_job_shell_found_on_the_job_path_in_its_directory() {
+    let out = Test::new()
+        .file(
+            "tools/myshell",
+            "#!/bin/sh\necho \"myshell $*\" > \"$OLDPWD_MARK\"\nexec sh \"$@\"\n",
+        )
+        .file("sub/.keep", "")
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.setup]
+            run = "chmod +x tools/myshell"
+            [jobs.custom]
+            needs = ["setup"]
+            shell = "myshell -e"
+            env = { PATH = "../tools:/usr/bin:/bin", OLDPWD_MARK = "shell.out", GREETING = "hi" }
+            working_directory = "sub"
+            run = ["pwd > here; echo \"$GREETING\" > greeting", "test -t 0 || echo closed > stdin"]
+            [jobs.missing]
+            needs = ["custom"]
+            shell = "parity-no-such-shell"
+            run = "touch ran"
+            "#,
+        )
+        .args(["run", "--keep-going"])
+        .run();
+    out.status(1)
+        .result("custom", "passed")
+        .result("missing", "failed")
+        .detail("missing", "`parity-no-such-shell` was not found on PATH");
+    assert_eq!(
+        out.read("sub/shell.out").trim(),
+        "myshell -e -c test -t 0 || echo closed > stdin",
+        "{out}"
+    );
+    let here = out.read("sub/here");
+    assert!(here.trim_end().ends_with("/sub"), "pwd: {here}\n{out}");
+    assert_eq!(out.read("sub/greeting").trim(), "hi");
+    assert_eq!(out.read("sub/stdin").trim(), "closed");
+    assert!(!out.exists("ran"), "{out}");
+}
+
+#[test]
+fn a_working_directory_that_is_gone_fails_the_job_and_says_so() {
+    let out = Test::new()
+        .file("sub/.keep", "")
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.remove]
+            run = "rm -r sub"
+            [jobs.inside]
+            needs = ["remove"]
+            working_directory = "sub"
+            run = "touch ran"
+            "#,
+        )
+        .args(["run"])
+        .run();
+    out.status(1)
+        .result("inside", "failed")
+        .detail("inside", "working directory")
+        .detail("inside", "does not exist");
+}
