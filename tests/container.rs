@@ -447,7 +447,8 @@ fn matrix_value_selects_the_image() {
             build_args = { FLAVOR = "{{matrix.flavor}}" }
             [jobs.which]
             matrix = { flavor = ["sweet", "sour"] }
-            run = "test \"$(cat /flavor)\" = {{matrix.flavor}} && echo flavor-ok"
+            # `{{{{` is a literal `{{` in the container too.
+            run = "test \"$(cat /flavor)\" = {{matrix.flavor}} && echo '{{{{.Names}}' | grep -qxF '{''{.Names}}' && echo flavor-ok"
             "#,
         )
         .file(

@@ -87,6 +87,7 @@ jobs:
         working-directory: web
     steps:
       - run: test "$(basename "$PWD")" = web
+      - run: printf '%s\n' '{{.Names}} {{ json . }}' > ../go-template.txt
 "#;
 
 #[test]
@@ -135,6 +136,9 @@ fn matrix_working_directory_env_and_untranslatable_lines() {
         "{listed}"
     );
     run_passes(&out, &pipeline, &[]);
+    // A Go template's braces are escaped, not taken for placeholders.
+    assert!(pipeline.contains("'{{{{.Names}} {{{{ json . }}'"), "{pipeline}");
+    assert_eq!(out.read("go-template.txt"), "{{.Names}} {{ json . }}\n");
     for name in ["plain-1", "full-1", "full-2"] {
         assert!(
             out.exists(&format!("result-{name}.txt")),

@@ -49,6 +49,33 @@ fn every_instance_runs_with_its_values_in_run_and_env() {
 }
 
 #[test]
+fn four_braces_reach_the_shell_as_two_beside_matrix_values() {
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.tpl]
+            matrix = { v = ["a"] }
+            run = ["printf '%s\\n' '{{{{.Names}}-{{matrix.v}}' > tpl.txt", 'echo "$FORMAT" >> tpl.txt']
+            env = { FORMAT = "{{{{json .}}-{{matrix.v}}" }
+            [jobs.env]
+            needs = ["tpl"]
+            run = 'echo "$FORMAT" >> tpl.txt'
+            env = { FORMAT = "{{{{ .State }}" }
+            "#,
+        )
+        .args(["run"])
+        .run();
+    out.status(0);
+    assert_eq!(
+        out.read("tpl.txt"),
+        "{{.Names}}-a\n{{json .}}-a\n{{ .State }}\n"
+    );
+    let log = out.log("tpl-v=a");
+    assert!(log.contains("$ printf '%s\\n' '{{.Names}}-a'"), "{log}");
+}
+
+#[test]
 fn matrix_filter_runs_only_that_instance() {
     let out = features(&["run", "--matrix", "features=full"]);
     out.status(0)

@@ -19,7 +19,7 @@ use super::stat_cache::{now_ns, Stamp, StatCache};
 use super::store::{Store, DEFAULT_MAX_SIZE};
 use super::walk::Snapshot;
 use crate::exec::{Plan, RunOptions};
-use crate::pipeline::{placeholder::render_partial, Pipeline};
+use crate::pipeline::{placeholder::render_known, Pipeline};
 use indexmap::IndexMap;
 use nix::fcntl::Flock;
 use std::collections::HashSet;
@@ -115,7 +115,7 @@ impl CacheSession {
                         .outputs
                         .iter()
                         .map(|o| {
-                            render_partial(o, |name| {
+                            render_known(o, |name| {
                                 j.matrix.get(name.strip_prefix("matrix.")?).cloned()
                             })
                         })

@@ -5,7 +5,7 @@
 use super::compose::{ComposeService, PortMap};
 use super::owned::Owned;
 use super::{ContainerError, Engine, Labels};
-use crate::pipeline::placeholder::render_partial;
+use crate::pipeline::placeholder::render_known;
 use crate::pipeline::{Pipeline, Preset, Probe, Service, ServiceKind};
 use indexmap::IndexMap;
 use std::io::{Read, Write};
@@ -245,7 +245,7 @@ fn resolve(
         None => UrlKind::Scheme(scheme_for(&image)),
     };
     let own_inside = |text: &str| {
-        render_partial(text, |field| match field {
+        render_known(text, |field| match field {
             "host" => Some("127.0.0.1".to_owned()),
             "port" => Some(port.to_string()),
             _ => None,
@@ -422,7 +422,7 @@ impl ServiceContainers {
             .map(|r| (r.service.name.clone(), r.inside.clone()))
             .collect();
         let render = |text: &str| {
-            render_partial(text, |name| {
+            render_known(text, |name| {
                 if let Some(rest) = name.strip_prefix("services.") {
                     let (svc, field) = rest.split_once('.')?;
                     return inside_values.get(svc)?.field(field);
@@ -585,7 +585,7 @@ impl ServiceContainers {
     }
 
     fn attempt(&self, running: &Running, pid: Option<i32>) -> Result<(), String> {
-        let outside = |text: &str| render_partial(text, |field| running.outside.field(field));
+        let outside = |text: &str| render_known(text, |field| running.outside.field(field));
         match &running.service.check {
             Check::Shell(script) => self.exec(&running.container, &["sh", "-c", script]),
             Check::Exec(argv) => {

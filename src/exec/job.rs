@@ -154,7 +154,7 @@ impl JobRun {
             }
         };
         if let Some(sandbox) = self.sandbox.as_ref().filter(|s| s.contains(self.index)) {
-            let outcome = self.run_enclosed(sandbox.as_ref(), &sink, &env);
+            let outcome = self.run_enclosed(sandbox.as_ref(), &sink, &env, &steps);
             sink.flush();
             return self.settle(outcome);
         }
@@ -219,6 +219,7 @@ impl JobRun {
         sandbox: &dyn Sandbox,
         sink: &Arc<JobSink>,
         env: &[(String, String)],
+        steps: &[String],
     ) -> Outcome {
         let not_started = |why: String| Outcome::Failed {
             step: 0,
@@ -249,7 +250,7 @@ impl JobRun {
             enclosure.kill();
         }
         let mut outcome = Outcome::Passed;
-        for (step, script) in self.job.steps.iter().enumerate() {
+        for (step, script) in steps.iter().enumerate() {
             if self.control.stopped().is_some() {
                 break;
             }

@@ -8,6 +8,7 @@
 use super::detect::{env_prefix, preset_of};
 use super::draft::{Draft, JobDraft, ServiceDraft, StepDraft};
 use super::yaml::Node;
+use crate::pipeline::placeholder::escape;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -501,13 +502,6 @@ impl Importer<'_> {
                 (Some(why), _) | (None, Err(why)) => Err(why),
             };
             match translated {
-                Ok(body) if body.contains("{{") && !uses_placeholders(&body) => {
-                    notes.push(format!(
-                        "line {line}: the script contains `{{{{`, which parity reads as a placeholder; step not translated:"
-                    ));
-                    notes.extend(run.lines().map(|l| format!("  {l}")));
-                    pending.extend(notes);
-                }
                 Ok(body) => {
                     script.push_str(&body);
                     let script = script.trim_end_matches('\n');
@@ -590,7 +584,9 @@ impl Importer<'_> {
         pending.push(note);
     }
 
-    /// Replaces every `${{ … }}` in `text` it can; the first it cannot is the error.
+    /// Replaces every `${{ … }}` in `text` it can; the first it cannot is
+    /// the error. The rest is escaped where parity would read a placeholder
+    /// (a Go template's `{{.Names}}`).
     fn expressions(&mut self, text: &str, context: Context) -> Result<String, String> {
         let mut out = String::with_capacity(text.len());
         let mut last = 0;
@@ -598,11 +594,11 @@ impl Importer<'_> {
             let (Some(whole), Some(inner)) = (found.get(0), found.get(1)) else {
                 continue;
             };
-            out.push_str(&text[last..whole.start()]);
+            out.push_str(&escape(&text[last..whole.start()]));
             out.push_str(&self.expression(inner.as_str(), context)?);
             last = whole.end();
         }
-        out.push_str(&text[last..]);
+        out.push_str(&escape(&text[last..]));
         Ok(out)
     }
 
@@ -675,15 +671,6 @@ fn only_expression(text: &str) -> Option<&str> {
 
 fn is_name(text: &str) -> bool {
     !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Whether every `{{` in `body` opens a placeholder the importer wrote.
-fn uses_placeholders(body: &str) -> bool {
-    static OURS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\{\{(matrix\.[A-Za-z0-9_-]+|services\.[A-Za-z0-9_-]+\.port)\}\}")
-            .expect("static regex")
-    });
-    !OURS.replace_all(body, "").contains("{{")
 }
 
 fn shell_quote(text: &str) -> String {

@@ -1,10 +1,16 @@
 //! `{{name}}` placeholders in `run` lines, env values and service settings.
 //!
 //! Only `{{…}}` belongs to parity; `$VAR` and everything else stays the
-//! shell's. Hand-written because the syntax is two tokens and the errors must
-//! point at a byte offset inside the string, which template crates do not give.
+//! shell's. `{{{{` is a literal `{{`, for the Go templates of `docker
+//! --format`, `kubectl -o go-template` or `gh --template`. Hand-written
+//! because the syntax is two tokens and the errors must point at a byte
+//! offset inside the string, which template crates do not give.
 
+use std::borrow::Cow;
 use std::fmt;
+
+/// What a literal `{{` is written as.
+pub(crate) const ESCAPE: &str = "{{{{";
 
 /// A placeholder found in a template, with its byte range in that template.
 #[derive(Debug, PartialEq, Eq)]
@@ -20,15 +26,32 @@ pub(crate) struct SyntaxError {
     pub(crate) message: &'static str,
 }
 
-/// Every placeholder in `template`, in order.
-pub(crate) fn scan(template: &str) -> Result<Vec<Placeholder<'_>>, SyntaxError> {
+/// A piece of a template.
+#[derive(Debug, PartialEq, Eq)]
+enum Token<'a> {
+    Text(&'a str),
+    /// `{{{{`: a literal `{{`.
+    Escape,
+    Placeholder(Placeholder<'a>),
+}
+
+/// The template cut into text, escapes and placeholders, in order.
+fn tokens(template: &str) -> Result<Vec<Token<'_>>, SyntaxError> {
     let mut found = Vec::new();
     let mut at = 0;
     while let Some(open) = template[at..].find("{{").map(|i| at + i) {
+        if open > at {
+            found.push(Token::Text(&template[at..open]));
+        }
+        if template[open..].starts_with(ESCAPE) {
+            found.push(Token::Escape);
+            at = open + ESCAPE.len();
+            continue;
+        }
         let Some(close) = template[open + 2..].find("}}").map(|i| open + 2 + i) else {
             return Err(SyntaxError {
                 range: open..template.len(),
-                message: "`{{` is never closed with `}}`",
+                message: "`{{` is never closed with `}}` (write `{{{{` for a literal `{{`)",
             });
         };
         let name = template[open + 2..close].trim();
@@ -38,13 +61,27 @@ pub(crate) fn scan(template: &str) -> Result<Vec<Placeholder<'_>>, SyntaxError> 
                 message: "empty placeholder",
             });
         }
-        found.push(Placeholder {
+        found.push(Token::Placeholder(Placeholder {
             name,
             range: open..close + 2,
-        });
+        }));
         at = close + 2;
     }
+    if at < template.len() {
+        found.push(Token::Text(&template[at..]));
+    }
     Ok(found)
+}
+
+/// Every placeholder in `template`, in order.
+pub(crate) fn scan(template: &str) -> Result<Vec<Placeholder<'_>>, SyntaxError> {
+    Ok(tokens(template)?
+        .into_iter()
+        .filter_map(|token| match token {
+            Token::Placeholder(p) => Some(p),
+            _ => None,
+        })
+        .collect())
 }
 
 /// A placeholder that had no value when the template was rendered.
@@ -57,7 +94,8 @@ impl fmt::Display for Unresolved {
     }
 }
 
-/// Replaces each placeholder `lookup` knows; returns the first it does not.
+/// Replaces each placeholder `lookup` knows and each escape with `{{`:
+/// the text as it is used. Returns the first placeholder without a value.
 ///
 /// Templates were checked when the pipeline was loaded, so syntax errors
 /// cannot reach this point; should one, the text is left as written.
@@ -65,40 +103,66 @@ pub(crate) fn render(
     template: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<String, Unresolved> {
-    let Ok(placeholders) = scan(template) else {
+    fill(template, lookup, Stage::Last)
+}
+
+/// Renders only the placeholders `lookup` knows, leaving the others and the
+/// escapes in place for a later stage (matrix values are known at plan
+/// time, service ports only once the services are up). The last stage is
+/// [`render`], or [`render_known`] where unknown placeholders may stay.
+pub(crate) fn render_partial(template: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    fill(template, lookup, Stage::Partial).unwrap_or_else(|_| template.to_owned())
+}
+
+/// The last stage where a placeholder nobody knows may stay as written
+/// (a service's probe, which the shell may be meant to see): fills what
+/// `lookup` knows and turns each escape into `{{`.
+pub(crate) fn render_known(template: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
+    fill(template, lookup, Stage::Known).unwrap_or_else(|_| template.to_owned())
+}
+
+/// `text` written so that it renders to itself: each `{{` escaped.
+pub(crate) fn escape(text: &str) -> Cow<'_, str> {
+    if text.contains("{{") {
+        Cow::Owned(text.replace("{{", ESCAPE))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// Which rendering: what becomes of escapes and of placeholders without a value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Escapes kept, unknown placeholders kept: another stage follows.
+    Partial,
+    /// Escapes become `{{`, unknown placeholders stay as written.
+    Known,
+    /// Escapes become `{{`, an unknown placeholder is an error.
+    Last,
+}
+
+fn fill(
+    template: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+    stage: Stage,
+) -> Result<String, Unresolved> {
+    let Ok(tokens) = tokens(template) else {
         return Ok(template.to_owned());
     };
     let mut out = String::with_capacity(template.len());
-    let mut at = 0;
-    for placeholder in placeholders {
-        out.push_str(&template[at..placeholder.range.start]);
-        let value = lookup(placeholder.name).ok_or_else(|| Unresolved(placeholder.name.into()))?;
-        out.push_str(&value);
-        at = placeholder.range.end;
-    }
-    out.push_str(&template[at..]);
-    Ok(out)
-}
-
-/// Renders only the placeholders `lookup` knows, leaving the others in place
-/// for a later stage (matrix values are known at plan time, service ports only
-/// once the services are up).
-pub(crate) fn render_partial(template: &str, lookup: impl Fn(&str) -> Option<String>) -> String {
-    let Ok(placeholders) = scan(template) else {
-        return template.to_owned();
-    };
-    let mut out = String::with_capacity(template.len());
-    let mut at = 0;
-    for placeholder in placeholders {
-        out.push_str(&template[at..placeholder.range.start]);
-        match lookup(placeholder.name) {
-            Some(value) => out.push_str(&value),
-            None => out.push_str(&template[placeholder.range.clone()]),
+    for token in tokens {
+        match token {
+            Token::Text(text) => out.push_str(text),
+            Token::Escape if stage == Stage::Partial => out.push_str(ESCAPE),
+            Token::Escape => out.push_str("{{"),
+            Token::Placeholder(p) => match lookup(p.name) {
+                Some(value) => out.push_str(&value),
+                None if stage == Stage::Last => return Err(Unresolved(p.name.into())),
+                None => out.push_str(&template[p.range]),
+            },
         }
-        at = placeholder.range.end;
     }
-    out.push_str(&template[at..]);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -130,5 +194,44 @@ mod tests {
             render("{{port}}", lookup),
             Err(Unresolved("port".to_owned()))
         );
+    }
+
+    #[test]
+    fn four_braces_are_a_literal_pair_that_survives_every_stage() {
+        let template = "docker ps --format '{{{{.Names}}' -p {{matrix.p}} {{port}}";
+        assert_eq!(
+            scan(template)
+                .unwrap()
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>(),
+            ["matrix.p", "port"]
+        );
+        let matrix = |name: &str| (name == "matrix.p").then(|| "x".to_owned());
+        let planned = render_partial(template, matrix);
+        assert_eq!(planned, "docker ps --format '{{{{.Names}}' -p x {{port}}");
+        let port = |name: &str| (name == "port").then(|| "5432".to_owned());
+        assert_eq!(
+            render(&planned, port).unwrap(),
+            "docker ps --format '{{.Names}}' -p x 5432"
+        );
+        assert_eq!(
+            render_known(&planned, |_| None),
+            "docker ps --format '{{.Names}}' -p x {{port}}"
+        );
+    }
+
+    #[test]
+    fn escaping_round_trips_any_braces() {
+        for text in ["{{", "{{{", "{{{{", "a {{.X}} b }}", "{{ json . }}{{"] {
+            let escaped = escape(text);
+            assert!(scan(&escaped).unwrap().is_empty(), "{escaped}");
+            assert_eq!(render(&escaped, |_| None).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn an_unclosed_pair_says_how_to_write_a_literal_one() {
+        assert!(scan("{{.Names").unwrap_err().message.contains("`{{{{`"));
     }
 }

@@ -495,7 +495,7 @@ impl Validator<'_> {
             let log = raw.log.as_ref()?;
             // Placeholders are filled when the service starts; any value
             // stands in for them here.
-            let stand_in = placeholder::render_partial(log.get_ref(), |_| Some("0".into()));
+            let stand_in = placeholder::render_known(log.get_ref(), |_| Some("0".into()));
             if let Err(e) = regex::Regex::new(&stand_in) {
                 let why = e.to_string();
                 let reason = why
@@ -876,7 +876,7 @@ fn check_placeholder(name: &str, allowed: &[Allowed<'_>]) -> Result<(), String> 
     }
     Err(
         did_you_mean(name, offered.iter().map(String::as_str)).unwrap_or_else(|| {
-            if offered.is_empty() {
+            let available = if offered.is_empty() {
                 "no placeholders are available here; `$VAR` is left to the shell".to_owned()
             } else {
                 format!(
@@ -887,7 +887,8 @@ fn check_placeholder(name: &str, allowed: &[Allowed<'_>]) -> Result<(), String> 
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
-            }
+            };
+            format!("{available}; for a literal `{{{{` (a Go template), write `{{{{{{{{`")
         }),
     )
 }
