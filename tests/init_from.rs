@@ -137,7 +137,10 @@ fn matrix_working_directory_env_and_untranslatable_lines() {
     );
     run_passes(&out, &pipeline, &[]);
     // A Go template's braces are escaped, not taken for placeholders.
-    assert!(pipeline.contains("'{{{{.Names}} {{{{ json . }}'"), "{pipeline}");
+    assert!(
+        pipeline.contains("'{{{{.Names}} {{{{ json . }}'"),
+        "{pipeline}"
+    );
     assert_eq!(out.read("go-template.txt"), "{{.Names}} {{ json . }}\n");
     for name in ["plain-1", "full-1", "full-2"] {
         assert!(

@@ -189,17 +189,7 @@ fn ci_job(plan: &CiPlan, job: &CiJob) -> Map {
         }
         for (key, combos) in [("include", &matrix.include), ("exclude", &matrix.exclude)] {
             if !combos.is_empty() {
-                let items = combos
-                    .iter()
-                    .map(|combo| {
-                        let mut entry = Map::new();
-                        for (k, v) in combo {
-                            entry.push(k, v.as_str());
-                        }
-                        Node::Map(entry)
-                    })
-                    .collect();
-                m.push(key, Node::Seq(items));
+                m.push(key, Node::Seq(combos.iter().map(Node::from).collect()));
             }
         }
         map.push(

@@ -191,19 +191,9 @@ fn ci_job(plan: &CiPlan, job: &CiJob) -> Map {
     if let Some(matrix) = &job.matrix {
         // Every instance spelled out: GitLab has no include/exclude, and a
         // list of single combinations expands to exactly parity's instances.
-        let combos: Vec<Node> = matrix
-            .expand()
-            .iter()
-            .map(|combo| {
-                let mut entry = Map::new();
-                for (k, v) in combo {
-                    entry.push(k, v.as_str());
-                }
-                Node::Map(entry)
-            })
-            .collect();
-        let names: Vec<String> = matrix
-            .expand()
+        let instances = matrix.expand();
+        let combos: Vec<Node> = instances.iter().map(Node::from).collect();
+        let names: Vec<String> = instances
             .iter()
             .map(|c| instance_name(&job.name, c))
             .collect();

@@ -107,6 +107,17 @@ impl From<u64> for Node {
     }
 }
 
+/// A matrix combination: one mapping of axis to value, in axis order.
+impl From<&crate::pipeline::Combination> for Node {
+    fn from(combo: &crate::pipeline::Combination) -> Node {
+        let mut entry = Map::new();
+        for (axis, value) in combo {
+            entry.push(axis, value.as_str());
+        }
+        Node::Map(entry)
+    }
+}
+
 impl From<Vec<Node>> for Node {
     fn from(items: Vec<Node>) -> Node {
         Node::Seq(items)

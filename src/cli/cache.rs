@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::exec::{Observer, Plan, RunOptions};
 use crate::exit_code;
 use crate::pipeline::Pipeline;
+use crate::report::print_json;
 use indexmap::IndexMap;
 use std::sync::Arc;
 
@@ -43,10 +44,7 @@ pub(super) fn cache(cli: &Cli, args: &CacheArgs) -> Result<i32, Error> {
             let limit = configured_limit(cli);
             let stats = LocalCache::open()?.stats(limit);
             if *json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&stats).unwrap_or_default()
-                );
+                print_json(&stats);
             } else {
                 let ago = |t: Option<u64>| t.map_or("-".to_owned(), age);
                 println!("local cache  {}", stats.dir.display());

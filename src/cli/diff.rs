@@ -5,7 +5,7 @@ use super::runs::state_root;
 use super::Cli;
 use crate::error::Error;
 use crate::exit_code;
-use crate::report::{diff, print_out, runs, InsightError};
+use crate::report::{diff, print_json, print_out, runs, InsightError};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct DiffArgs {
@@ -28,10 +28,7 @@ pub(super) fn diff(cli: &Cli, args: &DiffArgs) -> Result<i32, Error> {
     let b = runs::find(&root, &args.b).map_err(InsightError::from)?;
     let changes = diff::compare(&a.record, &b.record);
     if args.json {
-        print_out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&changes).unwrap_or_default()
-        ));
+        print_json(&changes);
     } else {
         print_out(&changes.human());
     }

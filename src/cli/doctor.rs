@@ -5,7 +5,7 @@ use super::Cli;
 use crate::doctor::{self, Level};
 use crate::error::Error;
 use crate::exit_code;
-use crate::report::print_out;
+use crate::report::{print_json, print_out};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct DoctorArgs {
@@ -18,10 +18,7 @@ pub(super) fn doctor(cli: &Cli, args: &DoctorArgs) -> Result<i32, Error> {
     let pipeline = cli.pipeline()?;
     let checks = doctor::examine(&pipeline);
     if args.json {
-        print_out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&checks).unwrap_or_default()
-        ));
+        print_json(&checks);
     } else {
         print_out(&doctor::render(&checks));
     }

@@ -4,7 +4,7 @@ use super::Cli;
 use crate::error::Error;
 use crate::exit_code;
 use crate::pipeline::Job;
-use crate::report::print_out;
+use crate::report::{print_json, print_out};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct ListArgs {
@@ -35,10 +35,7 @@ pub(super) fn list(cli: &Cli, args: &ListArgs) -> Result<i32, Error> {
                 })
             })
             .collect();
-        print_out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        ));
+        print_json(&rows);
         return Ok(exit_code::SUCCESS);
     }
     let width = pipeline

@@ -4,7 +4,7 @@ use super::Cli;
 use crate::error::Error;
 use crate::exit_code;
 use crate::report::record::{RunRecord, FILE_NAME};
-use crate::report::{print_out, runs, short_duration};
+use crate::report::{print_json, print_out, runs, short_duration};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -50,10 +50,7 @@ pub(super) fn runs(cli: &Cli, args: &RunsArgs) -> Result<i32, Error> {
                 None => serde_json::json!({ "id": id, "result": null }),
             })
             .collect();
-        print_out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&values).unwrap_or_default()
-        ));
+        print_json(&values);
         return Ok(exit_code::SUCCESS);
     }
     if rows.is_empty() {

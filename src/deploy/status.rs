@@ -12,7 +12,7 @@ use super::store::{Place, Store};
 use super::DeployError;
 use crate::exit_code;
 use crate::pipeline::Pipeline;
-use crate::report::print_out;
+use crate::report::{print_json, print_out};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,10 +67,7 @@ pub fn log(
     let mut rows = records(&ledger.history(&tip)?);
     rows.truncate(limit.unwrap_or(usize::MAX));
     if json {
-        print_out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
-        ));
+        print_json(&rows);
     } else {
         print_out(&render(&rows));
     }
@@ -96,10 +93,7 @@ pub fn status(pipeline: &Pipeline, remote: Option<&str>, json: bool) -> Result<i
                 })
             })
             .collect();
-        print_out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&values).unwrap_or_default()
-        ));
+        print_json(&values);
         return Ok(exit_code::SUCCESS);
     }
     if rows.is_empty() {

@@ -18,7 +18,7 @@ pub use sandbox::{Enclosure, Opened, Sandbox};
 pub use scheduler::{run, RunContext, RunSummary};
 // Process control the container and services modules reuse.
 pub(crate) use process::{kill_now, owned_children, terminate, Target, GRACE};
-pub(crate) use reaper::{marked, MARKER_VAR};
+pub(crate) use reaper::{describe, marked, MARKER_VAR};
 
 use std::path::Path;
 use std::time::Duration;

@@ -222,7 +222,8 @@ fn pids() -> impl Iterator<Item = i32> {
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
 }
 
-fn describe(process: &Process) -> String {
+/// A process as a person recognises it: its command line, else its name.
+pub(crate) fn describe(process: &Process) -> String {
     match process.cmdline() {
         Ok(args) if !args.is_empty() => args.join(" "),
         _ => process

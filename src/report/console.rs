@@ -305,3 +305,11 @@ pub fn print_out(text: &str) {
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
 }
+
+/// A command's `--json` answer: pretty-printed, on stdout, as [`print_out`].
+pub fn print_json(value: &impl serde::Serialize) {
+    print_out(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    ));
+}

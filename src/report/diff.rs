@@ -169,84 +169,15 @@ fn fingerprint(a: &Fingerprint, b: &Fingerprint, hot_tools: &BTreeSet<String>) -
             );
         }
     }
-    push(
-        "os.arch".into(),
-        "os",
-        Some(a.os.arch.clone()),
-        Some(b.os.arch.clone()),
-        97,
-    );
-    push(
-        "container.image".into(),
-        "image",
-        a.container.image.clone(),
-        b.container.image.clone(),
-        90,
-    );
-    push(
-        "container.image_id".into(),
-        "image",
-        a.container.image_id.clone(),
-        b.container.image_id.clone(),
-        89,
-    );
-    push(
-        "container.inside".into(),
-        "image",
-        Some(a.container.inside.to_string()),
-        Some(b.container.inside.to_string()),
-        70,
-    );
-
     let named: BTreeSet<&String> = a.env.values.keys().chain(b.env.values.keys()).collect();
     for name in named {
         let va = a.env.values.get(name).cloned().flatten();
         let vb = b.env.values.get(name).cloned().flatten();
         push(format!("env.{name}"), "env", va, vb, 88);
     }
-    push(
-        "git.commit".into(),
-        "git",
-        a.git.commit.clone(),
-        b.git.commit.clone(),
-        75,
-    );
-    push(
-        "git.dirty".into(),
-        "git",
-        a.git.dirty.map(|d| d.to_string()),
-        b.git.dirty.map(|d| d.to_string()),
-        74,
-    );
-    push(
-        "os.name".into(),
-        "os",
-        a.os.name.clone(),
-        b.os.name.clone(),
-        65,
-    );
-    push(
-        "os.version".into(),
-        "os",
-        a.os.version.clone(),
-        b.os.version.clone(),
-        64,
-    );
-    push(
-        "os.kernel".into(),
-        "os",
-        a.os.kernel.clone(),
-        b.os.kernel.clone(),
-        55,
-    );
-    push(
-        "parity.version".into(),
-        "parity",
-        Some(a.parity_version.clone()),
-        Some(b.parity_version.clone()),
-        60,
-    );
-    push("ci".into(), "ci", a.ci.clone(), b.ci.clone(), 50);
+    for (key, category, relevance, value) in FIELDS {
+        push(key.into(), category, value(a), value(b), relevance);
+    }
 
     let names_a: BTreeSet<&String> = a.env.names.iter().collect();
     let names_b: BTreeSet<&String> = b.env.names.iter().collect();
@@ -266,20 +197,6 @@ fn fingerprint(a: &Fingerprint, b: &Fingerprint, hot_tools: &BTreeSet<String>) -
             relevance,
         );
     }
-    push(
-        "machine.cpus".into(),
-        "machine",
-        Some(a.machine.cpus.to_string()),
-        Some(b.machine.cpus.to_string()),
-        25,
-    );
-    push(
-        "machine.memory".into(),
-        "machine",
-        a.machine.memory_bytes.map(gib),
-        b.machine.memory_bytes.map(gib),
-        20,
-    );
     out.sort_by(|x, y| {
         y.relevance
             .cmp(&x.relevance)
@@ -287,6 +204,44 @@ fn fingerprint(a: &Fingerprint, b: &Fingerprint, hot_tools: &BTreeSet<String>) -
     });
     out
 }
+
+/// The fingerprint's single-valued fields: key, category, relevance (the
+/// higher, the likelier a cause of a changed verdict) and how to read it.
+type Field = (
+    &'static str,
+    &'static str,
+    u32,
+    fn(&Fingerprint) -> Option<String>,
+);
+const FIELDS: [Field; 13] = [
+    ("os.arch", "os", 97, |f| Some(f.os.arch.clone())),
+    ("container.image", "image", 90, |f| {
+        f.container.image.clone()
+    }),
+    ("container.image_id", "image", 89, |f| {
+        f.container.image_id.clone()
+    }),
+    ("container.inside", "image", 70, |f| {
+        Some(f.container.inside.to_string())
+    }),
+    ("git.commit", "git", 75, |f| f.git.commit.clone()),
+    ("git.dirty", "git", 74, |f| {
+        f.git.dirty.map(|d| d.to_string())
+    }),
+    ("os.name", "os", 65, |f| f.os.name.clone()),
+    ("os.version", "os", 64, |f| f.os.version.clone()),
+    ("os.kernel", "os", 55, |f| f.os.kernel.clone()),
+    ("parity.version", "parity", 60, |f| {
+        Some(f.parity_version.clone())
+    }),
+    ("machine.cpus", "machine", 25, |f| {
+        Some(f.machine.cpus.to_string())
+    }),
+    ("machine.memory", "machine", 20, |f| {
+        f.machine.memory_bytes.map(gib)
+    }),
+    ("ci", "ci", 50, |f| f.ci.clone()),
+];
 
 fn gib(bytes: u64) -> String {
     format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)

@@ -10,9 +10,8 @@
 
 use super::identity::Identity;
 use super::launch::stop_process;
-use crate::exec::{terminate, Target, GRACE, MARKER_VAR};
+use crate::exec::{describe, terminate, Target, GRACE, MARKER_VAR};
 use crate::report::STATE_DIR;
-use procfs::process::Process;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -171,16 +170,6 @@ fn marked_with_prefix(prefix: &str) -> Vec<(i32, String)> {
         .filter(|p| p.stat().is_ok_and(|s| s.state != 'Z'))
         .map(|p| (p.pid(), describe(&p)))
         .collect()
-}
-
-fn describe(process: &Process) -> String {
-    match process.cmdline() {
-        Ok(args) if !args.is_empty() => args.join(" "),
-        _ => process
-            .stat()
-            .map(|s| s.comm)
-            .unwrap_or_else(|_| "?".into()),
-    }
 }
 
 #[cfg(test)]
