@@ -42,6 +42,7 @@ fn one_when_a_step_is_killed_by_a_signal() {
 fn two_for_bad_arguments() {
     for args in [
         &["run", "--jobs", "many"][..],
+        &["run", "--jobs", "0"],
         &["frobnicate"],
         &["run", "--matrix", "novalue"],
     ] {
@@ -56,6 +57,13 @@ fn two_for_bad_arguments() {
             "{args:?} ran something\n{out}"
         );
     }
+}
+
+#[test]
+fn zero_jobs_at_a_time_says_why_it_is_refused() {
+    run("true", &["run", "-j", "0"])
+        .status(2)
+        .stderr_contains("invalid value '0' for '--jobs <N>': at least 1 job must be able to run");
 }
 
 #[test]

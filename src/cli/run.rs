@@ -23,7 +23,7 @@ pub(super) struct RunArgs {
     job_flags: Vec<String>,
 
     /// Jobs run at once (default: the number of CPUs).
-    #[arg(long = "jobs", short = 'j', value_name = "N")]
+    #[arg(long = "jobs", short = 'j', value_name = "N", value_parser = at_least_one)]
     parallelism: Option<usize>,
 
     /// Run every job whose needs passed instead of stopping at the first failure.
@@ -93,6 +93,15 @@ pub(super) struct RunArgs {
     /// Also write the JUnit report here (it is always in the run directory).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+}
+
+/// `--jobs`: a count of jobs that can run at once; zero would run nothing.
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("at least 1 job must be able to run".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("not a number of jobs ({e})")),
+    }
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {
