@@ -232,6 +232,17 @@ fn job_sees_the_mounted_repository_and_its_env() {
         "",
         "the job's container is removed"
     );
+    // The run record names the environment the job ran in: the image, by
+    // tag and by content id.
+    let record: serde_json::Value =
+        serde_json::from_str(&out.read(".parity/runs/latest/run.json")).expect("run.json");
+    let image = &record["fingerprint"]["container"];
+    assert_eq!(image["image"], base.as_str(), "{image}");
+    assert_eq!(
+        image["image_id"],
+        docker(&["image", "inspect", "--format", "{{.Id}}", &base]).as_str(),
+        "{image}"
+    );
 }
 
 #[test]

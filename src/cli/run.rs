@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::exec::{self, Observer, Plan, RunContext, RunOptions};
 use crate::report::record::{Invocation, ServiceTiming};
 use crate::report::{
-    actions, summary_table, Console, Finished, Insight, InsightError, RunDir, Style,
+    actions, fingerprint, summary_table, Console, Finished, Insight, InsightError, RunDir, Style,
 };
 use crate::{env_file, exit_code, secrets};
 use indexmap::IndexMap;
@@ -193,10 +193,11 @@ pub(super) fn run_in(
         &say,
     )?;
 
+    let runner_images = super::cache::runner_images(&plan, containers.sandbox.as_deref());
     let cache_settings =
         (!args.no_cache && container.is_none()).then(|| crate::cache::CacheSettings {
             read_only: args.cache_only_read,
-            runner_images: super::cache::runner_images(&plan, containers.sandbox.as_deref()),
+            runner_images: runner_images.clone(),
         });
     let cache = super::cache::open_for_run(
         &pipeline,
@@ -251,16 +252,18 @@ pub(super) fn run_in(
     let insight = Insight::start(
         &pipeline,
         &run_dir,
-        &ambient,
-        &env_values,
+        fingerprint::Inputs::new(
+            &pipeline,
+            &ambient,
+            &env_values,
+            &secrets.set,
+            runner_images.into_values().collect(),
+        ),
         &secrets.set,
         console.clone(),
         plan.jobs.len(),
     );
     let summary = exec::run(&plan, &ctx, insight.observer()).map_err(Error::Start)?;
-    let runner_images = super::cache::runner_images(&plan, containers.sandbox.as_deref())
-        .into_values()
-        .collect();
     drop(containers);
     if let Some(cache) = &cache {
         cache.finish();
@@ -301,7 +304,6 @@ pub(super) fn run_in(
         invocation,
         services: service_timings(ctx.services.as_deref()),
         junit: args.junit.as_deref(),
-        runner_images,
     };
     insight
         .finish(finished, console.as_ref())

@@ -109,6 +109,8 @@ pub struct Inputs {
     /// Values from `.env.ci.local` and `--env-file`: never recorded.
     env_files: IndexMap<String, String>,
     secrets: SecretSet,
+    /// The images the run's container jobs run in (`--container`), sorted.
+    runner_images: Vec<String>,
 }
 
 impl Inputs {
@@ -117,7 +119,10 @@ impl Inputs {
         ambient: &IndexMap<String, String>,
         env_files: &IndexMap<String, String>,
         secrets: &SecretSet,
+        mut runner_images: Vec<String>,
     ) -> Inputs {
+        runner_images.sort();
+        runner_images.dedup();
         let mut named: Vec<(String, Option<String>)> = Vec::new();
         let mut add = |name: &str, file_value: Option<&String>| {
             if !named.iter().any(|(n, _)| n == name) {
@@ -166,6 +171,7 @@ impl Inputs {
             ambient: ambient.clone(),
             env_files: env_files.clone(),
             secrets: secrets.clone(),
+            runner_images,
         }
     }
 }
@@ -196,7 +202,7 @@ impl Fingerprint {
             parity_version: env!("CARGO_PKG_VERSION").to_owned(),
             os: Os::read(),
             machine: Machine::read(),
-            container: Container::read(&inputs.ambient),
+            container: Container::read(&inputs.ambient, &inputs.runner_images),
             ci: ci_provider(&inputs.ambient),
             tools: found,
             env: EnvFingerprint::read(inputs),
@@ -244,8 +250,17 @@ impl Machine {
 }
 
 impl Container {
-    fn read(ambient: &IndexMap<String, String>) -> Container {
+    /// Jobs that ran in runner images ran in those, not in the environment
+    /// parity itself runs in.
+    fn read(ambient: &IndexMap<String, String>, runner_images: &[String]) -> Container {
         let inside = Path::new("/.dockerenv").exists() || Path::new("/run/.containerenv").exists();
+        if !runner_images.is_empty() {
+            return Container {
+                inside,
+                image: Some(runner_images.join(", ")),
+                image_id: image_ids(runner_images),
+            };
+        }
         let runner_image = match (ambient.get("ImageOS"), ambient.get("ImageVersion")) {
             (Some(os), Some(version)) => Some(format!("{os}:{version}")),
             (Some(os), None) => Some(os.clone()),
@@ -257,6 +272,21 @@ impl Container {
             image_id: ambient.get("PARITY_RUNNER_IMAGE_ID").cloned(),
         }
     }
+}
+
+/// The content ids of the runner images, as the engine reports them: a tag
+/// can move, an id cannot.
+fn image_ids(images: &[String]) -> Option<String> {
+    let engine = crate::container::Engine::find().ok()?;
+    let ids: Vec<String> = images
+        .iter()
+        .filter_map(|image| {
+            engine
+                .output(["image", "inspect", "--format", "{{.Id}}", image.as_str()])
+                .ok()
+        })
+        .collect();
+    (!ids.is_empty()).then(|| ids.join(", "))
 }
 
 fn ci_provider(ambient: &IndexMap<String, String>) -> Option<String> {

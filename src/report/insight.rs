@@ -10,7 +10,6 @@ use super::{html, junit, runs, RunDir};
 use crate::exec::{Observer, Plan, RunSummary};
 use crate::pipeline::Pipeline;
 use crate::secrets::SecretSet;
-use indexmap::IndexMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -35,8 +34,6 @@ pub struct Finished<'a> {
     pub services: Vec<ServiceTiming>,
     /// `--junit FILE`.
     pub junit: Option<&'a Path>,
-    /// The runner images jobs ran in (`--container`), by reference.
-    pub runner_images: Vec<String>,
 }
 
 /// A file the user asked for that could not be written.
@@ -53,17 +50,16 @@ pub struct JunitError {
 }
 
 impl Insight {
-    /// Starts recording. `console` keeps receiving every event.
+    /// Starts recording. `console` keeps receiving every event; the
+    /// fingerprint is taken from `inputs` while the jobs run.
     pub fn start(
         pipeline: &Pipeline,
         run_dir: &RunDir,
-        ambient: &IndexMap<String, String>,
-        env_files: &IndexMap<String, String>,
+        inputs: fingerprint::Inputs,
         secrets: &SecretSet,
         console: Arc<dyn Observer>,
         jobs: usize,
     ) -> Insight {
-        let inputs = fingerprint::Inputs::new(pipeline, ambient, env_files, secrets);
         let fingerprint = std::thread::Builder::new()
             .name("parity-fingerprint".into())
             .spawn(move || Fingerprint::collect(&inputs))
@@ -98,19 +94,10 @@ impl Insight {
     /// `--junit` file that cannot be written is an error, since CI would
     /// otherwise report on nothing.
     pub fn finish(self, run: Finished<'_>, warn: &dyn Observer) -> Result<(), JunitError> {
-        let mut fingerprint = self
+        let fingerprint = self
             .fingerprint
             .and_then(|handle| handle.join().ok())
             .unwrap_or_default();
-        // Jobs that ran in the runner image ran in that environment, not
-        // in the one parity itself ran in.
-        if !run.runner_images.is_empty() {
-            let mut images = run.runner_images.clone();
-            images.sort();
-            images.dedup();
-            fingerprint.container.image = Some(images.join(", "));
-            fingerprint.container.image_id = image_ids(&images);
-        }
         let timings = self.recorder.timings();
         let record = RunRecord::build(RecordInputs {
             id: &run.run_dir.id,
@@ -155,21 +142,6 @@ impl Insight {
         }
         Ok(())
     }
-}
-
-/// The content ids of the runner images, as the engine reports them: a tag
-/// can move, an id cannot.
-fn image_ids(images: &[String]) -> Option<String> {
-    let engine = crate::container::Engine::find().ok()?;
-    let ids: Vec<String> = images
-        .iter()
-        .filter_map(|image| {
-            engine
-                .output(["image", "inspect", "--format", "{{.Id}}", image.as_str()])
-                .ok()
-        })
-        .collect();
-    (!ids.is_empty()).then(|| ids.join(", "))
 }
 
 fn source_text(error: &dyn std::error::Error) -> String {
