@@ -49,6 +49,13 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
     for note in services::recover(&pipeline.root) {
         eprintln!("warning: {note}");
     }
+    if pipeline.services.is_empty() && !matches!(args.command, ServicesCommand::Logs { .. }) {
+        println!(
+            "{} has no [services.NAME]: nothing to start, stop or show",
+            pipeline.path.display()
+        );
+        return Ok(exit_code::SUCCESS);
+    }
     let env_values = env_file::load(&pipeline.root, &args.env_file)?;
     let mut ambient: IndexMap<String, String> = std::env::vars().collect();
     ambient.extend(env_values.clone());

@@ -379,6 +379,18 @@ fn unknown_service_names_are_usage_errors() {
 }
 
 #[test]
+fn a_pipeline_without_services_says_so() {
+    for command in ["up", "down", "status"] {
+        test()
+            .pipeline("version = 1\n[jobs.t]\nrun = \"true\"\n")
+            .args(["services", command])
+            .run()
+            .status(0)
+            .stdout_contains("has no [services.NAME]: nothing to start, stop or show");
+    }
+}
+
+#[test]
 fn the_postgres_server_runs_unprivileged_under_root() {
     if !nix::unistd::Uid::effective().is_root() {
         return;
