@@ -318,25 +318,33 @@ fn a_remote_that_never_answers_times_out_into_a_local_run() {
     // Accepts connections and never answers.
     let _hold = std::thread::spawn(move || {
         let mut held = Vec::new();
-        for stream in listener.incoming().take(16).flatten() {
+        for stream in listener.incoming().take(32).flatten() {
             held.push(stream);
         }
     });
-    let repo = Repo::new(PIPELINE).env(
-        "PARITY_CACHE_URL",
-        &format!("http://127.0.0.1:{port}/cache"),
-    );
-    repo.write("src/main.c", "x\n");
-    let started = Instant::now();
-    let out = repo.parity_with(["run"], &[("PARITY_CACHE_TIMEOUT", "1")]);
-    out.status(0)
-        .result("build", "passed")
-        .stderr_contains("remote cache unreachable");
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "took {:?}\n{out}",
-        started.elapsed()
-    );
+    // The limit from `[cache] timeout`, and from the variable, which wins.
+    let in_file = PIPELINE.replace("[cache]\n", "[cache]\n    timeout = \"1s\"\n");
+    let overridden = PIPELINE.replace("[cache]\n", "[cache]\n    timeout = \"10m\"\n");
+    for (pipeline, env) in [
+        (in_file.as_str(), &[][..]),
+        (overridden.as_str(), &[("PARITY_CACHE_TIMEOUT", "1")][..]),
+    ] {
+        let repo = Repo::new(pipeline).env(
+            "PARITY_CACHE_URL",
+            &format!("http://127.0.0.1:{port}/cache"),
+        );
+        repo.write("src/main.c", "x\n");
+        let started = Instant::now();
+        let out = repo.parity_with(["run"], env);
+        out.status(0)
+            .result("build", "passed")
+            .stderr_contains("remote cache unreachable");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "took {:?}\n{out}",
+            started.elapsed()
+        );
+    }
 }
 
 #[test]

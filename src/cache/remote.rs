@@ -22,7 +22,8 @@ pub const DEFAULT_TOKEN_VAR: &str = "PARITY_CACHE_TOKEN";
 pub const TIMEOUT_VAR: &str = "PARITY_CACHE_TIMEOUT";
 
 /// How long one network operation may stall before the remote counts as
-/// down (`PARITY_CACHE_TIMEOUT`, seconds, overrides).
+/// down, unless `[cache] timeout` says (`PARITY_CACHE_TIMEOUT`, seconds,
+/// overrides both).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Connecting takes no longer than this on any network worth using.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -254,7 +255,8 @@ pub(crate) fn configure(
         .get(TIMEOUT_VAR)
         .and_then(|t| t.trim().parse::<f64>().ok())
         .filter(|t| *t > 0.0)
-        .and_then(|t| Duration::try_from_secs_f64(t).ok());
+        .and_then(|t| Duration::try_from_secs_f64(t).ok())
+        .or(pipeline.cache.timeout);
     // `CI=true` as every CI system sets it; anything but empty/0/false/no/off.
     let ci = ambient.get("CI").is_some_and(|v| {
         !matches!(

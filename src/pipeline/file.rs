@@ -64,6 +64,7 @@ pub(crate) struct RawCache {
     pub(crate) write: Option<SpannedStr>,
     pub(crate) max_size: Option<SpannedStr>,
     pub(crate) token_env: Option<String>,
+    pub(crate) timeout: Option<SpannedStr>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -72,6 +72,8 @@ pub struct Cache {
     pub max_size: Option<u64>,
     /// The env var holding the remote's bearer token or `user:password`.
     pub token_env: Option<String>,
+    /// How long a remote operation may stall before the remote counts as down.
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -352,6 +352,7 @@ impl Validator<'_> {
             write,
             max_size,
             token_env: raw.token_env.clone(),
+            timeout: raw.timeout.as_ref().and_then(|t| self.duration(t)),
         }
     }
 
