@@ -1,8 +1,11 @@
 //! `.gitlab-ci.yml`: the same CI jobs as the GitHub workflow, in GitLab's
 //! syntax: `needs` for the graph, `rules` for switches and publishing,
-//! `parallel:matrix` for matrices, caches inside the checkout.
+//! `parallel:matrix` for matrices, caches inside the checkout, and per
+//! `[deploy.NAME]` a job in a `resource_group` of its own.
 
-use super::model::{install_command, CiJob, CiPlan, CONTAINER_LABEL, PARITY_VERSION};
+use super::model::{
+    deploy_line, install_command, CiDeploy, CiJob, CiPlan, Need, CONTAINER_LABEL, PARITY_VERSION,
+};
 use super::yaml::{self, Map, Node};
 use super::CiError;
 use crate::pipeline::{instance_name, Preset};
@@ -30,6 +33,14 @@ pub(crate) fn pipeline_file(plan: &CiPlan, header: &str) -> Result<String, CiErr
             }
         }
     }
+    for deploy in &plan.deploys {
+        if let Some(branch) = deploy.branch.as_deref().filter(|b| b.contains('"')) {
+            return Err(CiError::Unsupported {
+                what: format!("branch `{branch}` of deploy `{}`", deploy.name),
+                why: "a generated pipeline compares the pushed branch with it in a double-quoted GitLab rule".into(),
+            });
+        }
+    }
     let mut doc = Map::new()
         .set("workflow", workflow())
         .comment(header.trim_end())
@@ -38,6 +49,10 @@ pub(crate) fn pipeline_file(plan: &CiPlan, header: &str) -> Result<String, CiErr
     doc = doc.set("default", defaults(plan)).spaced();
     for job in &plan.jobs {
         doc.push(&job.id, ci_job(plan, job));
+        doc = doc.spaced();
+    }
+    for deploy in &plan.deploys {
+        doc.push(&deploy.id, deploy_job(deploy));
         doc = doc.spaced();
     }
     doc.push(
@@ -168,9 +183,10 @@ fn before_script(plan: &CiPlan) -> Vec<String> {
     lines
 }
 
-fn ci_job(plan: &CiPlan, job: &CiJob) -> Map {
-    let needs: Vec<Node> = job
-        .needs
+/// A job's `needs`: one that may not run at all (its switch is off) is
+/// optional, so that its absence does not stop the job.
+fn needs(needs: &[Need]) -> Vec<Node> {
+    needs
         .iter()
         .map(|need| {
             if need.may_be_absent {
@@ -182,8 +198,11 @@ fn ci_job(plan: &CiPlan, job: &CiJob) -> Map {
                 Node::Str(need.id.clone())
             }
         })
-        .collect();
-    let mut map = Map::new().set("needs", needs);
+        .collect()
+}
+
+fn ci_job(plan: &CiPlan, job: &CiJob) -> Map {
+    let mut map = Map::new().set("needs", needs(&job.needs));
     let rules = rules(job);
     if !rules.is_empty() {
         map.push("rules", rules);
@@ -219,6 +238,53 @@ fn ci_job(plan: &CiPlan, job: &CiJob) -> Map {
             .into(),
     );
     map.set("script", script)
+}
+
+/// `parity deploy NAME` for the pushed commit, after the CI jobs it needs,
+/// one at a time per environment.
+fn deploy_job(deploy: &CiDeploy) -> Map {
+    let (condition, branch_words) = match &deploy.branch {
+        Some(branch) => (
+            format!("$CI_COMMIT_BRANCH == \"{branch}\" && $CI_PIPELINE_SOURCE == \"push\""),
+            format!("`{branch}`"),
+        ),
+        None => (
+            DEFAULT_BRANCH_PUSH.to_owned(),
+            "the default branch".to_owned(),
+        ),
+    };
+    let mut map = Map::new()
+        .set("needs", needs(&deploy.needs))
+        .set(
+            "rules",
+            vec![Node::from(Map::new().set("if", condition.as_str()))],
+        )
+        .comment(&format!(
+            "Only for pushes to {branch_words}, once what it needs passed (or was left out by its switch)."
+        ))
+        .set("resource_group", deploy.concurrency_group.as_str())
+        .comment(&format!(
+            "Deploys to {} run one at a time, from any pipeline or branch.",
+            deploy.name
+        ))
+        .set("environment", Map::new().set("name", deploy.name.as_str()))
+        .set("interruptible", false)
+        .comment("A newer push never cancels a deploy that is running.")
+        .set("variables", Map::new().set("GIT_DEPTH", "0"))
+        .comment("The whole history: the stale-commit guard compares the commit with the live one.");
+    if !is_github_label(&deploy.runs_on) {
+        map.push("tags", Node::Flow(vec![deploy.runs_on.clone()]));
+    }
+    let mut script: Vec<Node> = Vec::new();
+    if !deploy.presets.is_empty() {
+        script.push(services_command(&deploy.presets).into());
+    }
+    script.push(deploy_line(deploy, "$CI_COMMIT_SHA").into());
+    map.set("script", script).comment(&format!(
+        "`parity deploy` pushes the environment's ledger, refs/parity/deploys/{}: allow CI/CD\n\
+         job tokens to push to this repository (Settings > CI/CD > Job token permissions).",
+        deploy.name
+    ))
 }
 
 fn rules(job: &CiJob) -> Vec<Node> {
@@ -275,10 +341,13 @@ pub(crate) fn services_command(presets: &[Preset]) -> String {
 /// Script lines this module writes that are not `parity` commands.
 pub(crate) fn generated_commands(plan: &CiPlan) -> Vec<String> {
     let mut commands = before_script(plan);
-    for job in &plan.jobs {
-        if !job.presets.is_empty() {
-            commands.push(services_command(&job.presets));
-        }
+    let presets = plan
+        .jobs
+        .iter()
+        .map(|job| &job.presets)
+        .chain(plan.deploys.iter().map(|deploy| &deploy.presets));
+    for presets in presets.filter(|p| !p.is_empty()) {
+        commands.push(services_command(presets));
     }
     commands
 }

@@ -209,6 +209,38 @@ fn each_deploy_is_a_queued_push_only_job() {
 }
 
 #[test]
+fn each_gitlab_deploy_is_a_push_only_job_in_a_resource_group() {
+    let text = std::fs::read_to_string(golden_dir("deploy").join("expected.gitlab.yml"))
+        .expect("golden file");
+    let job = |id: &str| {
+        let start = text
+            .find(&format!("\n{id}:\n"))
+            .unwrap_or_else(|| panic!("no job {id}\n{text}"));
+        let rest = &text[start + 1..];
+        rest[..rest.find("\n\n").unwrap_or(rest.len())].to_owned()
+    };
+    let production = job("deploy-production");
+    assert!(
+        production.contains("  needs:\n    - test\n"),
+        "{production}"
+    );
+    assert!(production
+        .contains("    - if: $CI_COMMIT_BRANCH == \"main\" && $CI_PIPELINE_SOURCE == \"push\"\n"));
+    // One at a time per environment, never cancelled by a newer push.
+    assert!(production.contains("  resource_group: parity-deploy-production\n"));
+    assert!(production.contains("  environment:\n    name: production\n"));
+    assert!(production.contains("  interruptible: false\n"));
+    assert!(production.contains("GIT_DEPTH: \"0\""));
+    assert!(production.contains("    - parity deploy production --commit $CI_COMMIT_SHA"));
+    // Without `branch`: the default branch; its services' programs installed.
+    let staging = job("deploy-staging");
+    assert!(staging.contains(
+        "    - if: $CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH && $CI_PIPELINE_SOURCE == \"push\"\n"
+    ));
+    assert!(staging.contains("--no-install-recommends postgresql"));
+}
+
+#[test]
 fn deploy_branches_are_quoted_or_refused() {
     let dir = tempdir();
     let pipeline = |branch: &str| {
@@ -231,6 +263,11 @@ fn deploy_branches_are_quoted_or_refused() {
     parity(dir.path(), &["gen", "github"])
         .status(2)
         .stderr_has("branch `x}}` of deploy `prod`");
+    // GitLab compares it inside a double-quoted rule.
+    write(dir.path(), "parity.toml", &pipeline("it\\\"s"));
+    parity(dir.path(), &["gen", "gitlab"])
+        .status(2)
+        .stderr_has("branch `it\"s` of deploy `prod`");
 }
 
 #[test]
