@@ -18,6 +18,9 @@ fn a_failure_cancels_running_jobs_and_skips_the_rest() {
             [jobs.after]
             needs = ["long"]
             run = "touch after-ran"
+            [jobs.dependent]
+            needs = ["bad"]
+            run = "touch dependent-ran"
             "#
         ))
         .args(["run", "--jobs", "2"])
@@ -27,7 +30,11 @@ fn a_failure_cancels_running_jobs_and_skips_the_rest() {
         .detail("bad", "exited with code 1")
         .result("long", "cancelled")
         .detail("long", "stopped because another job failed")
+        // `--keep-going` would run `after`, never `dependent`: each says so.
         .result("after", "skipped")
+        .detail("after", "stopped after a failure (--keep-going runs it)")
+        .result("dependent", "skipped")
+        .detail("dependent", "needs `bad`, which did not pass")
         .stdout_contains("bad-failing");
     assert!(
         !out.exists("after-ran"),

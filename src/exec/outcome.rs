@@ -91,6 +91,16 @@ impl Outcome {
         )
     }
 
+    /// Whether the run's stopping (fail-fast or Ctrl-C), rather than the
+    /// job itself, kept it from passing.
+    pub fn was_stopped(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Cancelled { .. }
+                | Outcome::Skipped(SkipReason::FailFast | SkipReason::Interrupted)
+        )
+    }
+
     /// Whether this outcome makes the run fail.
     pub fn is_failure(&self) -> bool {
         matches!(

@@ -364,20 +364,24 @@ impl Scheduler<'_> {
                     continue;
                 }
                 let job = &self.plan.jobs[index];
-                let settled = if let Some(reason) = &board.stopping {
-                    Some(Outcome::Skipped(reason.clone()))
-                } else if let Some(reason) = &job.skip {
+                // The most lasting reason first: a job whose switch is off,
+                // or whose need failed on its own, would not run with
+                // `--keep-going` either, and must not be told it would.
+                let settled = if let Some(reason) = &job.skip {
                     Some(Outcome::Skipped(reason.clone()))
                 } else if let Some(&failed) = job.needs.iter().find(|&&n| {
                     board.outcomes[n]
                         .as_ref()
-                        .is_some_and(|(o, _)| !o.lets_dependents_run())
+                        .is_some_and(|(o, _)| !o.lets_dependents_run() && !o.was_stopped())
                 }) {
                     Some(Outcome::Skipped(SkipReason::NeedFailed(
                         self.plan.jobs[failed].name.clone(),
                     )))
                 } else {
-                    None
+                    board
+                        .stopping
+                        .as_ref()
+                        .map(|reason| Outcome::Skipped(reason.clone()))
                 };
                 if let Some(outcome) = settled {
                     released.push(index);
