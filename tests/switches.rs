@@ -86,6 +86,8 @@ fn publishing(args: &[&str]) -> Output {
 #[test]
 fn a_publish_job_runs_dry_by_default() {
     let out = publishing(&["run"]);
+    // Its pass says that it published nothing.
+    out.detail("publish", "dry run: DRY_RUN=1 (`--publish` publishes)");
     assert_eq!(out.read("publish.txt"), "DRY_RUN=1\n");
     assert_eq!(
         out.read("build.txt"),
@@ -98,6 +100,7 @@ fn a_publish_job_runs_dry_by_default() {
 fn publish_flag_runs_it_for_real() {
     let out = publishing(&["run", "--publish"]);
     assert_eq!(out.read("publish.txt"), "DRY_RUN=unset\n");
+    assert!(!out.stdout.contains("dry run"), "{out}");
 }
 
 /// `slow` is skipped by the profile `fast`, which also turns on RUN_X.

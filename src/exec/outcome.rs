@@ -166,4 +166,18 @@ pub struct JobResult {
     pub name: String,
     pub outcome: Outcome,
     pub duration: Duration,
+    /// A publish job that ran with `DRY_RUN=1`.
+    pub dry_run: bool,
+}
+
+impl JobResult {
+    /// Why it did not pass, or that its pass published nothing.
+    pub fn detail(&self) -> Option<String> {
+        match self.outcome.detail() {
+            None if self.dry_run && !self.outcome.is_failure() => {
+                Some("dry run: DRY_RUN=1 (`--publish` publishes)".into())
+            }
+            detail => detail,
+        }
+    }
 }

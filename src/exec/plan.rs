@@ -72,6 +72,8 @@ pub struct PlannedJob {
     pub timeout: Option<Duration>,
     pub cwd: PathBuf,
     pub services: Vec<String>,
+    /// A `publish = true` job run without `--publish`: it gets `DRY_RUN=1`.
+    pub dry_run: bool,
 }
 
 #[derive(Debug)]
@@ -101,6 +103,7 @@ impl PlannedJob {
             timeout: None,
             cwd,
             services: Vec::new(),
+            dry_run: false,
         }
     }
 }
@@ -227,7 +230,8 @@ impl Plan {
                     .chain(&job.env)
                     .map(|(k, v)| (k.clone(), fill(v)))
                     .collect();
-                if job.publish && !options.publish {
+                let dry_run = job.publish && !options.publish;
+                if dry_run {
                     env.push(("DRY_RUN".into(), "1".into()));
                 }
                 PlannedJob {
@@ -245,6 +249,7 @@ impl Plan {
                         None => pipeline.root.clone(),
                     },
                     services: job.services.clone(),
+                    dry_run,
                 }
             })
             .collect();

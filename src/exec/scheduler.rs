@@ -173,6 +173,7 @@ pub fn run(
                 name: job.name.clone(),
                 outcome,
                 duration,
+                dry_run: job.dry_run,
             }
         })
         .collect();

@@ -191,7 +191,7 @@ pub fn summary_markdown(results: &[JobResult], verdict: &str, duration: Duration
             "| {} | {mark} {} | {time} | {} |\n",
             cell(&result.name),
             result.outcome.label(),
-            cell(&result.outcome.detail().unwrap_or_default())
+            cell(&result.detail().unwrap_or_default())
         ));
     }
     out.push('\n');
@@ -214,11 +214,13 @@ mod tests {
                 name: "lint".into(),
                 outcome: Outcome::Passed,
                 duration: Duration::from_millis(1230),
+                dry_run: false,
             },
             JobResult {
                 name: "a|b".into(),
                 outcome: Outcome::Skipped(SkipReason::SwitchOff("RUN_X".into())),
                 duration: Duration::ZERO,
+                dry_run: false,
             },
         ];
         let md = summary_markdown(&results, "passed", Duration::from_secs(2));

@@ -23,7 +23,7 @@ pub fn table(results: &[JobResult]) -> String {
             result.outcome.label(),
             time
         );
-        match result.outcome.detail() {
+        match result.detail() {
             Some(detail) => out.push_str(&format!("{line}  {detail}\n")),
             None => out.push_str(&format!("{}\n", line.trim_end())),
         }
@@ -44,11 +44,13 @@ mod tests {
                 name: "lint".into(),
                 outcome: Outcome::Passed,
                 duration: Duration::from_millis(1230),
+                dry_run: false,
             },
             JobResult {
                 name: "integration".into(),
                 outcome: Outcome::Skipped(SkipReason::SwitchOff("RUN_INTEGRATION".into())),
                 duration: Duration::ZERO,
+                dry_run: false,
             },
         ];
         insta::assert_snapshot!(table(&results), @r"
