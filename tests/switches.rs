@@ -86,8 +86,16 @@ fn publishing(args: &[&str]) -> Output {
 #[test]
 fn a_publish_job_runs_dry_by_default() {
     let out = publishing(&["run"]);
-    // Its pass says that it published nothing.
-    out.detail("publish", "dry run: DRY_RUN=1 (`--publish` publishes)");
+    // Its pass says that it published nothing, live and in the summary.
+    out.detail("publish", "dry run: DRY_RUN=1 (`--publish` publishes)")
+        .stdout_contains("✔ publish passed in ");
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("✔ publish passed in ")
+                && l.ends_with("dry run: DRY_RUN=1 (`--publish` publishes)")),
+        "{out}"
+    );
     assert_eq!(out.read("publish.txt"), "DRY_RUN=1\n");
     assert_eq!(
         out.read("build.txt"),

@@ -166,7 +166,8 @@ pub(super) fn run_in(
             names.clone(),
             options.parallelism == 1 || runnable <= 1,
         )
-        .masking(secrets.set.clone()),
+        .masking(secrets.set.clone())
+        .dry_runs(plan.jobs.iter().map(|j| j.dry_run).collect()),
     );
     if style == Style::Actions {
         actions::add_masks(&secrets.set);

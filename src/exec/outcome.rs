@@ -91,6 +91,17 @@ impl Outcome {
         )
     }
 
+    /// [`Outcome::detail`], or for a publish job that passed with
+    /// `DRY_RUN=1` (`dry_run`), that it published nothing.
+    pub fn detail_of(&self, dry_run: bool) -> Option<String> {
+        match self.detail() {
+            None if dry_run && !self.is_failure() => {
+                Some("dry run: DRY_RUN=1 (`--publish` publishes)".into())
+            }
+            detail => detail,
+        }
+    }
+
     /// Whether the run's stopping (fail-fast or Ctrl-C), rather than the
     /// job itself, kept it from passing.
     pub fn was_stopped(&self) -> bool {
@@ -173,11 +184,6 @@ pub struct JobResult {
 impl JobResult {
     /// Why it did not pass, or that its pass published nothing.
     pub fn detail(&self) -> Option<String> {
-        match self.outcome.detail() {
-            None if self.dry_run && !self.outcome.is_failure() => {
-                Some("dry run: DRY_RUN=1 (`--publish` publishes)".into())
-            }
-            detail => detail,
-        }
+        self.outcome.detail_of(self.dry_run)
     }
 }

@@ -54,6 +54,8 @@ pub struct Console {
     /// Masks what the console writes itself: status lines, the summary,
     /// warnings. Job output arrives masked already.
     secrets: SecretSet,
+    /// The publish jobs that run with `DRY_RUN=1`, by index.
+    dry_runs: Vec<bool>,
 }
 
 struct Live {
@@ -78,6 +80,7 @@ impl Console {
             stream_groups: one_at_a_time,
             live,
             secrets: SecretSet::default(),
+            dry_runs: Vec::new(),
         }
     }
 
@@ -89,6 +92,12 @@ impl Console {
     /// Hides these values in everything the console writes itself.
     pub fn masking(mut self, secrets: SecretSet) -> Console {
         self.secrets = secrets;
+        self
+    }
+
+    /// Which jobs are publish jobs running dry: their status line says so.
+    pub fn dry_runs(mut self, dry_runs: Vec<bool>) -> Console {
+        self.dry_runs = dry_runs;
         self
     }
 
@@ -140,7 +149,8 @@ impl Console {
         if !matches!(outcome, Outcome::Skipped(_)) {
             line.push_str(&format!(" in {}", short(duration)));
         }
-        if let Some(detail) = outcome.detail() {
+        let dry_run = self.dry_runs.get(job).copied().unwrap_or(false);
+        if let Some(detail) = outcome.detail_of(dry_run) {
             line.push_str(&format!(": {}", self.secrets.mask_str(&detail)));
         }
         if self.style == Style::Interactive {
