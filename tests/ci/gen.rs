@@ -167,19 +167,21 @@ fn the_workflow_mirrors_the_pipeline() {
     assert!(text.contains("contains(github.event.pull_request.labels.*.name, 'run-container')"));
 }
 
+/// The job whose first line is `heading`, up to the blank line that ends it.
+#[track_caller]
+fn block(text: &str, heading: &str) -> String {
+    let start = text
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no {heading:?} in\n{text}"));
+    let rest = &text[start + 1..];
+    rest[..rest.find("\n\n").unwrap_or(rest.len())].to_owned()
+}
+
 #[test]
 fn each_deploy_is_a_queued_push_only_job() {
     let text = std::fs::read_to_string(golden_dir("deploy").join("expected.github.yml"))
         .expect("golden file");
-    let job = |id: &str| {
-        let start = text
-            .find(&format!("\n  {id}:\n"))
-            .unwrap_or_else(|| panic!("no job {id}"));
-        // Jobs are separated by a blank line.
-        let rest = &text[start + 1..];
-        let end = rest.find("\n\n").unwrap_or(rest.len());
-        rest[..end].to_owned()
-    };
+    let job = |id: &str| block(&text, &format!("  {id}:"));
     let production = job("deploy-production");
     // After the CI jobs it needs (the matrix job is one), only for pushes to its branch.
     assert!(production.contains("    needs: [test]\n"), "{production}");
@@ -212,13 +214,7 @@ fn each_deploy_is_a_queued_push_only_job() {
 fn each_gitlab_deploy_is_a_push_only_job_in_a_resource_group() {
     let text = std::fs::read_to_string(golden_dir("deploy").join("expected.gitlab.yml"))
         .expect("golden file");
-    let job = |id: &str| {
-        let start = text
-            .find(&format!("\n{id}:\n"))
-            .unwrap_or_else(|| panic!("no job {id}\n{text}"));
-        let rest = &text[start + 1..];
-        rest[..rest.find("\n\n").unwrap_or(rest.len())].to_owned()
-    };
+    let job = |id: &str| block(&text, &format!("{id}:"));
     let production = job("deploy-production");
     assert!(
         production.contains("  needs:\n    - test\n"),
