@@ -2,7 +2,7 @@
 //! a bad pipeline file. (130, interrupted, is tested with Ctrl-C in
 //! `process`; bad pipeline files in `errors`.)
 
-use crate::harness::{Output, Test};
+use crate::harness::{Output, Test, PARITY};
 
 fn run(step: &str, args: &[&str]) -> Output {
     Test::new()
@@ -64,6 +64,41 @@ fn zero_jobs_at_a_time_says_why_it_is_refused() {
     run("true", &["run", "-j", "0"])
         .status(2)
         .stderr_contains("invalid value '0' for '--jobs <N>': at least 1 job must be able to run");
+}
+
+#[test]
+fn a_reader_that_went_away_ends_the_output_not_in_a_panic() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("parity.toml"),
+        "version = 1\n[services.cache]\npreset = \"redis\"\n[jobs.a]\nrun = \"true\"\n",
+    )
+    .expect("write parity.toml");
+    for args in [
+        &["list"][..],
+        &["services", "status"],
+        &["cache", "stats"],
+        &["runs"],
+        &["gen", "github", "--stdout"],
+        &["doctor"],
+    ] {
+        // stdout is a pipe whose reader is gone: every write fails (EPIPE).
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let out = std::process::Command::new(PARITY)
+            .args(args)
+            .current_dir(dir.path())
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .stdout(writer)
+            .output()
+            .expect("run parity");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("panicked") && out.status.code() != Some(101),
+            "parity {args:?} panicked on a closed stdout: {:?}\n{stderr}",
+            out.status
+        );
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::exec::{Observer, Plan, RunOptions};
 use crate::exit_code;
 use crate::pipeline::Pipeline;
-use crate::report::print_json;
+use crate::report::{outln, print_json, print_out};
 use indexmap::IndexMap;
 use std::sync::Arc;
 
@@ -47,16 +47,16 @@ pub(super) fn cache(cli: &Cli, args: &CacheArgs) -> Result<i32, Error> {
                 print_json(&stats);
             } else {
                 let ago = |t: Option<u64>| t.map_or("-".to_owned(), age);
-                println!("local cache  {}", stats.dir.display());
-                println!("entries      {} jobs, {} blobs", stats.entries, stats.blobs);
-                println!(
+                outln!("local cache  {}", stats.dir.display());
+                outln!("entries      {} jobs, {} blobs", stats.entries, stats.blobs);
+                outln!(
                     "size         {} of {} ({}%)",
                     bytes(stats.bytes),
                     bytes(stats.limit),
                     percent(stats.bytes, stats.limit)
                 );
-                println!("least recent {}", ago(stats.oldest_use));
-                println!("most recent  {}", ago(stats.newest_use));
+                outln!("least recent {}", ago(stats.oldest_use));
+                outln!("most recent  {}", ago(stats.newest_use));
             }
             Ok(exit_code::SUCCESS)
         }
@@ -66,7 +66,7 @@ pub(super) fn cache(cli: &Cli, args: &CacheArgs) -> Result<i32, Error> {
                 None => configured_limit(cli),
             };
             let report = LocalCache::open()?.gc(limit)?;
-            println!(
+            outln!(
                 "removed {} file{} ({}); the cache holds {} of {}",
                 report.removed_files,
                 if report.removed_files == 1 { "" } else { "s" },
@@ -94,7 +94,7 @@ pub(super) fn cache(cli: &Cli, args: &CacheArgs) -> Result<i32, Error> {
             for warning in &session.warnings {
                 eprintln!("warning: {warning}");
             }
-            print!("{}", explanations(jobs, Some(&session), &plan)?);
+            print_out(&explanations(jobs, Some(&session), &plan)?);
             Ok(exit_code::SUCCESS)
         }
     }

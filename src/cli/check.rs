@@ -5,7 +5,7 @@ use super::Cli;
 use crate::ci;
 use crate::error::Error;
 use crate::exit_code;
-use crate::report::actions;
+use crate::report::{actions, print_out};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -74,13 +74,16 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs) -> Result<i32, Error> {
     for note in &report.notes {
         out.push_str(&format!("{note}\n"));
     }
-    print!("{out}");
+    print_out(&out);
     for warning in &report.warnings {
         if annotate {
-            print!(
-                "{}",
-                actions::annotation("warning", None, None, "parity check", warning)
-            );
+            print_out(&actions::annotation(
+                "warning",
+                None,
+                None,
+                "parity check",
+                warning,
+            ));
         } else {
             eprintln!("warning: {warning}");
         }

@@ -6,25 +6,26 @@ use super::Cli;
 use crate::error::Error;
 use crate::exec::JobResult;
 use crate::exit_code;
+use crate::report::outln;
 
 pub(super) fn compare(cli: &Cli, args: &RunArgs) -> Result<i32, Error> {
-    println!("parity --compare: 1/2 on the host");
+    outln!("parity --compare: 1/2 on the host");
     let (host_code, host) = run_in(cli, args, Some(false))?;
     if host_code == exit_code::INTERRUPTED {
         return Ok(host_code);
     }
-    println!("\nparity --compare: 2/2 in the runner container");
+    outln!("\nparity --compare: 2/2 in the runner container");
     let (container_code, boxed) = run_in(cli, args, Some(true))?;
     if container_code == exit_code::INTERRUPTED {
         return Ok(container_code);
     }
     let (table, differing) = table(&host, &boxed);
-    println!("\n{table}");
+    outln!("\n{table}");
     if differing == 0 {
-        println!("same verdict for every job on the host and in the container");
+        outln!("same verdict for every job on the host and in the container");
         Ok(host_code.max(container_code))
     } else {
-        println!(
+        outln!(
             "{differing} job{} differ{} between the host and the container",
             if differing == 1 { "" } else { "s" },
             if differing == 1 { "s" } else { "" }

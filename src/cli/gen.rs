@@ -5,6 +5,7 @@ use super::Cli;
 use crate::ci::{self, Flavor};
 use crate::error::Error;
 use crate::exit_code;
+use crate::report::{outln, print_out};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -49,16 +50,16 @@ pub(super) fn gen(cli: &Cli, args: &GenArgs) -> Result<i32, Error> {
     };
     let generated = ci::generate(&pipeline, flavor, output.as_deref())?;
     if args.stdout {
-        print!("{}", generated.text);
+        print_out(&generated.text);
         return Ok(exit_code::SUCCESS);
     }
     let current = std::fs::read_to_string(&generated.path).ok();
     if current.as_deref() == Some(generated.text.as_str()) {
-        println!("{} is up to date", generated.display);
+        outln!("{} is up to date", generated.display);
         return Ok(exit_code::SUCCESS);
     }
     generated.write()?;
-    println!(
+    outln!(
         "{} {}: commit it; `parity check` fails when it and parity.toml drift apart",
         if current.is_some() {
             "updated"

@@ -5,6 +5,7 @@ use super::Cli;
 use crate::ci::hook::{self, Installed, Removed};
 use crate::error::Error;
 use crate::exit_code;
+use crate::report::outln;
 
 #[derive(Debug, clap::Args)]
 pub(super) struct HookArgs {
@@ -33,17 +34,17 @@ pub(super) fn hook(cli: &Cli, args: &HookArgs) -> Result<i32, Error> {
             let (paths, outcome) = hook::install(&pipeline, force)?;
             let path = paths.hook.display();
             match outcome {
-                Installed::Created => println!("installed {path}"),
-                Installed::Updated => println!("updated {path}"),
-                Installed::Replaced => println!(
+                Installed::Created => outln!("installed {path}"),
+                Installed::Updated => outln!("updated {path}"),
+                Installed::Replaced => outln!(
                     "installed {path}; the hook it replaced is kept as {} and `parity hook uninstall` puts it back",
                     paths.backup.display()
                 ),
             }
             if pipeline.profiles.contains_key(hook::PROFILE) {
-                println!("every `git push` now runs `parity run --profile {}` first; PARITY_SKIP_HOOK=1 git push skips it", hook::PROFILE);
+                outln!("every `git push` now runs `parity run --profile {}` first; PARITY_SKIP_HOOK=1 git push skips it", hook::PROFILE);
             } else {
-                println!("every `git push` now runs `parity run` first; PARITY_SKIP_HOOK=1 git push skips it");
+                outln!("every `git push` now runs `parity run` first; PARITY_SKIP_HOOK=1 git push skips it");
                 eprintln!(
                     "warning: parity.toml has no [profiles.{0}], so the hook runs the whole pipeline; \
                      add one (`[profiles.{0}]` with `skip = [\"slow-job\"]`) and run `parity hook install` again",
@@ -55,12 +56,12 @@ pub(super) fn hook(cli: &Cli, args: &HookArgs) -> Result<i32, Error> {
             let (paths, outcome) = hook::uninstall(&pipeline)?;
             let path = paths.hook.display();
             match outcome {
-                Removed::Removed => println!("removed {path}"),
+                Removed::Removed => outln!("removed {path}"),
                 Removed::Restored => {
-                    println!("removed parity's hook and put back the one it had replaced at {path}")
+                    outln!("removed parity's hook and put back the one it had replaced at {path}")
                 }
-                Removed::NotInstalled => println!("no pre-push hook at {path}; nothing to remove"),
-                Removed::NotOurs => println!("{path} was not written by parity; left it alone"),
+                Removed::NotInstalled => outln!("no pre-push hook at {path}; nothing to remove"),
+                Removed::NotOurs => outln!("{path} was not written by parity; left it alone"),
             }
         }
     }

@@ -6,6 +6,7 @@ use crate::container::image::{self, BuildOutput, Readiness, Wanted};
 use crate::container::{sweep, Engine};
 use crate::error::Error;
 use crate::exit_code;
+use crate::report::outln;
 use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
@@ -40,11 +41,11 @@ pub(super) fn image(cli: &Cli, args: &ImageArgs) -> Result<i32, Error> {
                 let tag = image.reference();
                 match done {
                     Readiness::Named => {
-                        println!("{tag}: a named image; the engine pulls it when missing")
+                        outln!("{tag}: a named image; the engine pulls it when missing")
                     }
-                    Readiness::Present => println!("{tag} is up to date"),
+                    Readiness::Present => outln!("{tag} is up to date"),
                     Readiness::Built => {
-                        println!("built {tag} in {:.1}s", started.elapsed().as_secs_f64())
+                        outln!("built {tag} in {:.1}s", started.elapsed().as_secs_f64())
                     }
                 }
             }
@@ -53,23 +54,26 @@ pub(super) fn image(cli: &Cli, args: &ImageArgs) -> Result<i32, Error> {
             let current: Vec<&str> = wanted.iter().map(Wanted::reference).collect();
             let listed = image::list(&engine, &pipeline.root)?;
             if listed.is_empty() {
-                println!(
+                outln!(
                     "no runner image built yet for {}; `parity image build` builds it",
                     pipeline.root.display()
                 );
                 return Ok(exit_code::SUCCESS);
             }
             let width = listed.iter().map(|l| l.tag.len()).max().unwrap_or(3);
-            println!("  {:width$}  {:12}  {:16}  size", "tag", "id", "created");
+            outln!("  {:width$}  {:12}  {:16}  size", "tag", "id", "created");
             for row in listed {
                 let mark = if current.contains(&row.tag.as_str()) {
                     '*'
                 } else {
                     ' '
                 };
-                println!(
+                outln!(
                     "{mark} {:width$}  {:12}  {:16}  {}",
-                    row.tag, row.id, row.created, row.size
+                    row.tag,
+                    row.id,
+                    row.created,
+                    row.size
                 );
             }
         }

@@ -23,6 +23,7 @@ mod shell;
 use crate::error::Error;
 use crate::exit_code;
 use crate::pipeline::Pipeline;
+use crate::report::print_out;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -123,7 +124,7 @@ pub fn main() -> i32 {
         Err(error) => {
             let code = error.exit_code();
             if crate::report::actions::under_actions() {
-                print!("{}", crate::report::actions::error_annotations(&error));
+                print_out(&crate::report::actions::error_annotations(&error));
             }
             eprintln!("{:?}", miette::Report::new(error));
             code

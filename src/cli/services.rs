@@ -3,6 +3,7 @@
 
 use super::Cli;
 use crate::error::Error;
+use crate::report::outln;
 use crate::secrets::SecretSet;
 use crate::services::{self, Health, LocalServices};
 use crate::{env_file, exit_code};
@@ -50,7 +51,7 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
         eprintln!("warning: {note}");
     }
     if pipeline.services.is_empty() && !matches!(args.command, ServicesCommand::Logs { .. }) {
-        println!(
+        outln!(
             "{} has no [services.NAME]: nothing to start, stop or show",
             pipeline.path.display()
         );
@@ -67,7 +68,7 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
         .chain(&pipeline.secrets.optional);
     let secrets = SecretSet::new(declared.filter_map(|name| ambient.get(name)));
     let local = LocalServices::new(&pipeline, env_values.into_iter().collect(), secrets);
-    let print = |line: &str| println!("{line}");
+    let print = |line: &str| outln!("{line}");
     match &args.command {
         ServicesCommand::Up { names } => {
             if let Err(failure) = local.up(names, &print) {
@@ -90,9 +91,12 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
         ServicesCommand::Status => {
             let rows = local.status()?;
             let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-            println!(
+            outln!(
                 "{:width$}  {:9}  {:>7}  {:>8}  URL",
-                "NAME", "STATE", "PID", "UPTIME"
+                "NAME",
+                "STATE",
+                "PID",
+                "UPTIME"
             );
             for row in rows {
                 let state = match &row.state {
@@ -113,7 +117,7 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
                 if row.state == Health::Stale {
                     url = "recorded pid belongs to another program now; state dropped".into();
                 }
-                println!(
+                outln!(
                     "{:width$}  {state:9}  {pid:>7}  {uptime:>8}  {url}",
                     row.name
                 );

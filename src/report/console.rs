@@ -316,6 +316,15 @@ pub fn print_out(text: &str) {
     let _ = out.flush();
 }
 
+/// `println!` for parity's own answers, through [`print_out`]: a closed pipe
+/// (`parity cache stats | head -1`) ends the output, never in a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::report::print_out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use outln;
+
 /// A command's `--json` answer: pretty-printed, on stdout, as [`print_out`].
 pub fn print_json(value: &impl serde::Serialize) {
     print_out(&format!(

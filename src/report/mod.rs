@@ -16,6 +16,7 @@ pub mod runs;
 mod summary;
 pub mod tools;
 
+pub(crate) use console::outln;
 pub use console::{print_json, print_out, Console, Style};
 pub use duration::short as short_duration;
 pub use insight::{Finished, Insight, InsightError, JunitError};
