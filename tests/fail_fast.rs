@@ -49,6 +49,35 @@ fn a_failure_cancels_running_jobs_and_skips_the_rest() {
 }
 
 #[test]
+fn a_cancelled_jobs_processes_on_their_way_out_are_no_warning() {
+    let slow = Unique::duration(1);
+    let out = Test::new()
+        .pipeline(&format!(
+            r#"
+            version = 1
+            [jobs.bad]
+            run = "sleep 0.3; exit 1"
+            [jobs.long]
+            run = "(trap 'sleep {slow}; exit 0' TERM; while :; do sleep 0.05; done) & sleep 30"
+            "#
+        ))
+        .args(["run", "--jobs", "2"])
+        .run();
+    out.status(1)
+        .result("bad", "failed")
+        .result("long", "cancelled");
+    // The subshell outlives its shell by a second, stopping: the job's log
+    // says so, the console does not call it a process left running.
+    assert!(!out.stderr.contains("left running"), "{out}");
+    assert!(
+        out.log("long").contains("left running"),
+        "{}",
+        out.log("long")
+    );
+    assert_no_process(&slow);
+}
+
+#[test]
 fn keep_going_runs_independent_jobs_and_skips_dependents_of_the_failure() {
     let out = Test::new()
         .pipeline(

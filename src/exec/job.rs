@@ -419,7 +419,11 @@ impl JobRun {
             names.join(", ")
         );
         sink.log_only(&format!("parity: {message}"));
-        self.observer.warn(&message);
+        // A stopped job's whole tree was signalled already: what is still
+        // on its way out is no news on the console.
+        if self.control.stopped().is_none() {
+            self.observer.warn(&message);
+        }
         let targets: Vec<Target> = left.iter().map(|p| Target::process(p.pid)).collect();
         process::terminate(&targets, process::GRACE);
     }
