@@ -2,7 +2,7 @@
 //! a bad pipeline file. (130, interrupted, is tested with Ctrl-C in
 //! `process`; bad pipeline files in `errors`.)
 
-use crate::harness::{Output, Test, PARITY};
+use crate::harness::{assert_no_process, Output, Test, Unique, PARITY};
 
 fn run(step: &str, args: &[&str]) -> Output {
     Test::new()
@@ -99,6 +99,25 @@ fn a_reader_that_went_away_ends_the_output_not_in_a_panic() {
             out.status
         );
     }
+    // `parity run 2>&1 | head -1`: warnings go to the same closed pipe, and
+    // the run still ends as its jobs did, leaving nothing behind.
+    let sleep = Unique::duration(30);
+    std::fs::write(
+        dir.path().join("parity.toml"),
+        format!("version = 1\n[jobs.a]\nrun = \"(sleep {sleep} &); echo started\"\n"),
+    )
+    .expect("write parity.toml");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let status = std::process::Command::new(PARITY)
+        .arg("run")
+        .current_dir(dir.path())
+        .stdout(writer.try_clone().expect("clone the pipe"))
+        .stderr(writer)
+        .status()
+        .expect("run parity");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert_no_process(&sleep);
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::exec::{Observer, Plan, RunOptions};
 use crate::exit_code;
 use crate::pipeline::Pipeline;
-use crate::report::{outln, print_json, print_out};
+use crate::report::{errln, outln, print_json, print_out};
 use indexmap::IndexMap;
 use std::sync::Arc;
 
@@ -92,7 +92,7 @@ pub(super) fn cache(cli: &Cli, args: &CacheArgs) -> Result<i32, Error> {
             };
             let session = CacheSession::open(&pipeline, &plan, &options, &ambient, &settings)?;
             for warning in &session.warnings {
-                eprintln!("warning: {warning}");
+                errln!("warning: {warning}");
             }
             print_out(&explanations(jobs, Some(&session), &plan)?);
             Ok(exit_code::SUCCESS)

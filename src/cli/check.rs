@@ -5,7 +5,7 @@ use super::Cli;
 use crate::ci;
 use crate::error::Error;
 use crate::exit_code;
-use crate::report::{actions, print_out};
+use crate::report::{actions, errln, print_out};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -85,7 +85,7 @@ pub(super) fn check(cli: &Cli, args: &CheckArgs) -> Result<i32, Error> {
                 warning,
             ));
         } else {
-            eprintln!("warning: {warning}");
+            errln!("warning: {warning}");
         }
     }
     Ok(if report.passed() {

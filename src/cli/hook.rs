@@ -5,7 +5,7 @@ use super::Cli;
 use crate::ci::hook::{self, Installed, Removed};
 use crate::error::Error;
 use crate::exit_code;
-use crate::report::outln;
+use crate::report::{errln, outln};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct HookArgs {
@@ -45,7 +45,7 @@ pub(super) fn hook(cli: &Cli, args: &HookArgs) -> Result<i32, Error> {
                 outln!("every `git push` now runs `parity run --profile {}` first; PARITY_SKIP_HOOK=1 git push skips it", hook::PROFILE);
             } else {
                 outln!("every `git push` now runs `parity run` first; PARITY_SKIP_HOOK=1 git push skips it");
-                eprintln!(
+                errln!(
                     "warning: parity.toml has no [profiles.{0}], so the hook runs the whole pipeline; \
                      add one (`[profiles.{0}]` with `skip = [\"slow-job\"]`) and run `parity hook install` again",
                     hook::PROFILE

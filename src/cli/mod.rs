@@ -23,7 +23,7 @@ mod shell;
 use crate::error::Error;
 use crate::exit_code;
 use crate::pipeline::Pipeline;
-use crate::report::print_out;
+use crate::report::{errln, print_out};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -126,7 +126,7 @@ pub fn main() -> i32 {
             if crate::report::actions::under_actions() {
                 print_out(&crate::report::actions::error_annotations(&error));
             }
-            eprintln!("{:?}", miette::Report::new(error));
+            errln!("{:?}", miette::Report::new(error));
             code
         }
     }

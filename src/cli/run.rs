@@ -5,7 +5,8 @@ use crate::error::Error;
 use crate::exec::{self, Observer, Plan, RunContext, RunOptions};
 use crate::report::record::{Invocation, ServiceTiming};
 use crate::report::{
-    actions, fingerprint, summary_table, Console, Finished, Insight, InsightError, RunDir, Style,
+    actions, errln, fingerprint, summary_table, Console, Finished, Insight, InsightError, RunDir,
+    Style,
 };
 use crate::{env_file, exit_code, secrets};
 use indexmap::IndexMap;
@@ -127,7 +128,7 @@ pub(super) fn run_in(
 ) -> Result<(i32, Vec<crate::exec::JobResult>), Error> {
     let pipeline = cli.pipeline()?;
     for note in crate::services::recover(&pipeline.root) {
-        eprintln!("warning: {note}");
+        errln!("warning: {note}");
     }
     let env_values = env_file::load(&pipeline.root, &args.env_file)?;
     let mut ambient: IndexMap<String, String> = std::env::vars().collect();

@@ -3,7 +3,7 @@
 
 use super::Cli;
 use crate::error::Error;
-use crate::report::outln;
+use crate::report::{errln, outln};
 use crate::secrets::SecretSet;
 use crate::services::{self, Health, LocalServices};
 use crate::{env_file, exit_code};
@@ -48,7 +48,7 @@ enum ServicesCommand {
 pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
     let pipeline = cli.pipeline()?;
     for note in services::recover(&pipeline.root) {
-        eprintln!("warning: {note}");
+        errln!("warning: {note}");
     }
     if pipeline.services.is_empty() && !matches!(args.command, ServicesCommand::Logs { .. }) {
         outln!(
@@ -73,16 +73,16 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
         ServicesCommand::Up { names } => {
             if let Err(failure) = local.up(names, &print) {
                 if !failure.tail.is_empty() {
-                    eprintln!(
+                    errln!(
                         "── {}: last {} lines of {} ──",
                         failure.service,
                         failure.tail.len(),
                         failure.log.display()
                     );
                     for line in &failure.tail {
-                        eprintln!("{line}");
+                        errln!("{line}");
                     }
-                    eprintln!("──");
+                    errln!("──");
                 }
                 return Err(failure.error.into());
             }
@@ -128,11 +128,11 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
             let mut out = std::io::stdout().lock();
             if let Err(e) = services::print_log(&path, local.secrets(), *follow, &mut out) {
                 if e.kind() == std::io::ErrorKind::NotFound {
-                    eprintln!("error: {name} has no log yet ({} does not exist); `parity services up {name}` starts it", path.display());
+                    errln!("error: {name} has no log yet ({} does not exist); `parity services up {name}` starts it", path.display());
                     return Ok(exit_code::FAILED);
                 }
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    eprintln!("error: cannot read {}: {e}", path.display());
+                    errln!("error: cannot read {}: {e}", path.display());
                     return Ok(exit_code::FAILED);
                 }
             }

@@ -8,6 +8,7 @@ use crate::container::image::{self, BuildOutput, Wanted};
 use crate::container::service::{self, Placement, ServiceContainers, ServicesMode};
 use crate::container::{caller_user, mount_root, sweep, Engine, JobSpec, Labels};
 use crate::error::Error;
+use crate::report::errln;
 use crate::{env_file, exit_code};
 use indexmap::IndexMap;
 use std::io::IsTerminal;
@@ -55,14 +56,14 @@ pub(super) fn shell(cli: &Cli, args: &ShellArgs) -> Result<i32, Error> {
         );
         let mut started = ServiceContainers::new(&engine, format!("parity-{run}"));
         let dir = tempfile::tempdir().map_err(Error::Start)?;
-        let say = |line: &str| eprintln!("parity: {line}");
+        let say = |line: &str| errln!("parity: {line}");
         for name in service::start_order(&pipeline, &names) {
             match service::place(&pipeline, &compose, &name, ServicesMode::Container, true) {
                 Ok(Placement::Container(definition)) => {
                     started.start(&definition, &labels, dir.path(), &say)?
                 }
                 Ok(Placement::Native) => {}
-                Err(e) => eprintln!("parity: not starting `{name}`: {e}"),
+                Err(e) => errln!("parity: not starting `{name}`: {e}"),
             }
         }
         for running in &started.running {

@@ -13,7 +13,7 @@ use super::{file_lock, DeployError};
 use crate::exec::{self, Outcome, Plan, PlannedJob, RunContext, RunOptions};
 use crate::exit_code;
 use crate::pipeline::{Deploy, Pipeline};
-use crate::report::{print_out, Console, RunDir, Style};
+use crate::report::{errln, print_out, Console, RunDir, Style};
 use crate::services::ServicePool;
 use crate::{env_file, secrets};
 use indexmap::IndexMap;
@@ -239,9 +239,9 @@ fn deploy_with(
         let lost = Arc::clone(&lost);
         let name = name.to_owned();
         held.renew(move |event| match event {
-            Renewal::Trouble(why) => eprintln!("warning: cannot renew the lease on {name}: {why}"),
+            Renewal::Trouble(why) => errln!("warning: cannot renew the lease on {name}: {why}"),
             Renewal::Lost(holder) => {
-                eprintln!(
+                errln!(
                     "error: the lock on {name} was taken over{}; stopping the deploy",
                     holder
                         .map(|l| format!(" ({})", l.describe()))

@@ -12,7 +12,7 @@ use super::store::{Place, Store};
 use super::DeployError;
 use crate::exit_code;
 use crate::pipeline::Pipeline;
-use crate::report::{print_json, print_out};
+use crate::report::{errln, print_json, print_out};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ fn read(
     let (git, ledger) = open(pipeline, name, remote)?;
     match (ledger.snapshot(), ledger.store().place()) {
         (Err(DeployError::Git { stderr, .. }), Place::Remote(remote)) => {
-            eprintln!(
+            errln!(
                 "warning: cannot read the ledger of {name} on remote `{remote}` ({stderr}); \
                  showing this clone's copy, which may be behind"
             );

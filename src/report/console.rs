@@ -282,8 +282,8 @@ impl Observer for Console {
             Style::Plain | Style::GitLab => format!("warning: {message}"),
         };
         match &self.live {
-            Some(live) => live.multi.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(live) => live.multi.suspend(|| print_err(&format!("{line}\n"))),
+            None => print_err(&format!("{line}\n")),
         }
     }
 }
@@ -316,6 +316,14 @@ pub fn print_out(text: &str) {
     let _ = out.flush();
 }
 
+/// Writes to stderr, ignoring a closed pipe (`parity run 2>&1 | head`), as
+/// [`print_out`] does for stdout.
+pub fn print_err(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes());
+    let _ = err.flush();
+}
+
 /// `println!` for parity's own answers, through [`print_out`]: a closed pipe
 /// (`parity cache stats | head -1`) ends the output, never in a panic.
 macro_rules! outln {
@@ -324,6 +332,14 @@ macro_rules! outln {
     };
 }
 pub(crate) use outln;
+
+/// `eprintln!` through [`print_err`], for the same reason.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::report::print_err(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+pub(crate) use errln;
 
 /// A command's `--json` answer: pretty-printed, on stdout, as [`print_out`].
 pub fn print_json(value: &impl serde::Serialize) {

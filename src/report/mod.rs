@@ -16,8 +16,8 @@ pub mod runs;
 mod summary;
 pub mod tools;
 
-pub(crate) use console::outln;
-pub use console::{print_json, print_out, Console, Style};
+pub(crate) use console::{errln, outln};
+pub use console::{print_err, print_json, print_out, Console, Style};
 pub use duration::short as short_duration;
 pub use insight::{Finished, Insight, InsightError, JunitError};
 pub use run_dir::{RunDir, STATE_DIR};
