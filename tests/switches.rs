@@ -63,6 +63,31 @@ fn enable_turns_a_switch_on() {
 }
 
 #[test]
+fn enabling_a_switch_no_job_has_is_refused_with_the_likely_one() {
+    let out = Test::new()
+        .pipeline("version = 1\n[jobs.integration]\nswitch = \"RUN_X\"\nrun = \"touch integration-ran\"\n")
+        .args(["run", "--enable", "RUN_Y"])
+        .run();
+    out.status(2)
+        .stderr_contains("`--enable RUN_Y`: no job has `switch = \"RUN_Y\"`")
+        .stderr_contains("did you mean `RUN_X`?");
+    assert!(!out.exists("integration-ran"), "{out}");
+}
+
+#[test]
+fn a_profile_enabling_a_switch_no_job_has_is_a_pipeline_error() {
+    Test::new()
+        .pipeline(
+            "version = 1\n[profiles.ci]\nenable = [\"RUN_Y\"]\n[jobs.integration]\nswitch = \"RUN_X\"\nrun = \"true\"\n",
+        )
+        .args(["list"])
+        .run()
+        .status(2)
+        .stderr_contains("unknown switch `RUN_Y` in `enable`")
+        .stderr_contains("did you mean `RUN_X`?");
+}
+
+#[test]
 fn naming_a_switched_job_runs_it() {
     assert_switched_on(&switched(|t| t.args(["run", "integration", "after"])));
 }

@@ -46,6 +46,13 @@ pub enum PlanError {
         #[help]
         help: Option<String>,
     },
+    #[error("`--enable {name}`: no job has `switch = \"{name}\"`")]
+    #[diagnostic(code(parity::unknown_switch))]
+    UnknownSwitch {
+        name: String,
+        #[help]
+        help: Option<String>,
+    },
     #[error("`--matrix {key}={value}` matches no job instance")]
     #[diagnostic(
         code(parity::matrix_filter),
@@ -130,6 +137,28 @@ impl Plan {
             )),
             None => None,
         };
+
+        // A misspelt switch would leave its jobs skipped while the user
+        // believes them on.
+        let switches: Vec<&String> = pipeline
+            .jobs
+            .values()
+            .filter_map(|job| job.switch.as_ref())
+            .collect();
+        if let Some(name) = options.enable.iter().find(|e| !switches.contains(e)) {
+            return Err(PlanError::UnknownSwitch {
+                name: name.clone(),
+                help: Some(
+                    crate::pipeline::suggest(name, switches.iter().copied()).unwrap_or_else(|| {
+                        if switches.is_empty() {
+                            "no job in this pipeline has a `switch`".to_owned()
+                        } else {
+                            "`parity list` shows each job's switch".to_owned()
+                        }
+                    }),
+                ),
+            });
+        }
 
         let mut roots = Vec::new();
         let targets: Vec<&String> = if options.targets.is_empty() {

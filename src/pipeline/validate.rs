@@ -811,10 +811,12 @@ impl Validator<'_> {
         raw: &IndexMap<SpannedStr, RawProfile>,
         jobs: &IndexMap<String, Job>,
     ) -> IndexMap<String, Profile> {
+        let switches: Vec<String> = jobs.values().filter_map(|j| j.switch.clone()).collect();
         raw.iter()
             .map(|(name, p)| {
                 self.known(&p.skip, jobs.keys(), "job", "skip");
                 self.known(&p.only, jobs.keys(), "job", "only");
+                self.known(&p.enable, switches.iter(), "switch", "enable");
                 let profile = Profile {
                     skip: p.skip.iter().map(|s| s.get_ref().clone()).collect(),
                     only: p.only.iter().map(|s| s.get_ref().clone()).collect(),
