@@ -17,6 +17,17 @@ pub enum EnvFileError {
         #[source]
         source: dotenvy::Error,
     },
+    /// The offending line is never quoted: it may hold a secret.
+    #[error("{}:{line}:{column}: not a `KEY=value` line", path.display())]
+    #[diagnostic(
+        code(parity::env_file),
+        help("quote a value that holds spaces, quotes or `#`: KEY=\"two words\" (the line is not shown: it may hold a secret)")
+    )]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+    },
     #[error("env file {} not found", path.display())]
     #[diagnostic(code(parity::env_file))]
     Missing { path: PathBuf },
@@ -40,15 +51,44 @@ pub fn load(root: &Path, extra: &[PathBuf]) -> Result<IndexMap<String, String>, 
 }
 
 fn read_into(path: &Path, values: &mut IndexMap<String, String>) -> Result<(), EnvFileError> {
-    let read_error = |source| EnvFileError::Read {
+    let text = std::fs::read_to_string(path).map_err(|e| EnvFileError::Read {
         path: path.to_owned(),
-        source,
-    };
-    for item in dotenvy::from_path_iter(path).map_err(read_error)? {
-        let (key, value) = item.map_err(read_error)?;
+        source: dotenvy::Error::Io(e),
+    })?;
+    for item in dotenvy::from_read_iter(text.as_bytes()) {
+        let (key, value) = item.map_err(|source| match source {
+            // dotenvy's message quotes the line, value and all.
+            dotenvy::Error::LineParse(line, at) => {
+                let (line, column) = position(&text, &line, at);
+                EnvFileError::Syntax {
+                    path: path.to_owned(),
+                    line,
+                    column,
+                }
+            }
+            source => EnvFileError::Read {
+                path: path.to_owned(),
+                source,
+            },
+        })?;
         values.insert(key, value);
     }
     Ok(())
+}
+
+/// Line and column (from 1) in `text` of byte `at` of `fragment`, a piece of it.
+fn position(text: &str, fragment: &str, at: usize) -> (usize, usize) {
+    let start = text.find(fragment).unwrap_or(0);
+    let mut offset = (start + at.min(fragment.len())).min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 #[cfg(test)]
@@ -66,5 +106,19 @@ mod tests {
         assert_eq!(values["B"], "two words");
         let missing = load(dir.path(), &[dir.path().join("nope")]);
         assert!(matches!(missing, Err(EnvFileError::Missing { .. })));
+    }
+
+    #[test]
+    fn a_bad_line_is_located_and_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(LOCAL_FILE),
+            "# local secrets\nA=1\nTOKEN=s3cr3t value\n",
+        )
+        .unwrap();
+        let error = load(dir.path(), &[]).unwrap_err();
+        let shown = format!("{:?}", miette::Report::new(error));
+        assert!(shown.contains(".env.ci.local:3:"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
     }
 }
