@@ -4,7 +4,6 @@
 use super::Cli;
 use crate::error::Error;
 use crate::report::{errln, outln};
-use crate::secrets::SecretSet;
 use crate::services::{self, Health, LocalServices};
 use crate::{env_file, exit_code};
 use indexmap::IndexMap;
@@ -60,13 +59,9 @@ pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {
     let env_values = env_file::load(&pipeline.root, &args.env_file)?;
     let mut ambient: IndexMap<String, String> = std::env::vars().collect();
     ambient.extend(env_values.clone());
-    // The pipeline's declared secrets, as set now: masked in what is shown.
-    let declared = pipeline
-        .secrets
-        .required
-        .iter()
-        .chain(&pipeline.secrets.optional);
-    let secrets = SecretSet::new(declared.filter_map(|name| ambient.get(name)));
+    // Masked in what is shown, as in a run: the declared secrets, and the
+    // env-file values whose names say they are credentials.
+    let secrets = crate::secrets::collect(&pipeline, &ambient, &env_values).set;
     let local = LocalServices::new(&pipeline, env_values.into_iter().collect(), secrets);
     let print = |line: &str| outln!("{line}");
     match &args.command {

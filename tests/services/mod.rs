@@ -323,6 +323,48 @@ fn services_up_status_logs_down() {
 }
 
 #[test]
+fn services_up_masks_credentials_from_the_env_file_in_their_logs() {
+    let token = format!("tok-{}-secret", std::process::id());
+    let sleep = Unique::duration(120);
+    let up = test()
+        .pipeline(&format!(
+            r#"
+            version = 1
+            [services.api]
+            command = "echo token=$API_TOKEN; exec sleep {sleep}"
+            ready = {{ log = "token=" }}
+            [jobs.t]
+            run = "true"
+            "#
+        ))
+        .file(".env.ci.local", &format!("API_TOKEN={token}\n"))
+        .args(["services", "up"])
+        .run();
+    up.status(0).stdout_contains("api: ready in");
+    let logs = std::process::Command::new(crate::harness::PARITY)
+        .args(["services", "logs", "api"])
+        .current_dir(up.path())
+        .env("XDG_CACHE_HOME", cache_home())
+        .output()
+        .expect("run parity");
+    let shown = String::from_utf8_lossy(&logs.stdout).into_owned();
+    let down = std::process::Command::new(crate::harness::PARITY)
+        .args(["services", "down"])
+        .current_dir(up.path())
+        .env("XDG_CACHE_HOME", cache_home())
+        .output()
+        .expect("run parity");
+    assert_eq!(down.status.code(), Some(0));
+    // A service left running writes its log itself, after parity has
+    // exited; what parity shows of it is masked.
+    assert!(
+        shown.contains("token=***") && !shown.contains(&token),
+        "{shown}"
+    );
+    assert_no_process(&sleep);
+}
+
+#[test]
 fn a_stale_state_whose_pid_now_belongs_to_another_program_is_not_killed() {
     let sleep = Unique::duration(120);
     let mut stranger = std::process::Command::new("sleep")
