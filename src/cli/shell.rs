@@ -67,18 +67,7 @@ pub(super) fn shell(cli: &Cli, args: &ShellArgs) -> Result<i32, Error> {
             }
         }
         for running in &started.running {
-            let prefix: String = running
-                .service
-                .name
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_uppercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let prefix = crate::services::env_prefix(&running.service.name);
             env.insert(format!("{prefix}_HOST"), running.inside.host.clone());
             env.insert(format!("{prefix}_PORT"), running.inside.port.to_string());
             env.insert(format!("{prefix}_URL"), running.inside.url.clone());

@@ -11,6 +11,7 @@ use super::{caller_user, mount_root, sweep, ContainerError, Engine, Labels};
 use crate::exec::Plan;
 use crate::pipeline::placeholder::render_partial;
 use crate::pipeline::{Pipeline, RunnerSource};
+use crate::services::env_prefix;
 use indexmap::IndexMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -285,18 +286,5 @@ fn passthrough(pipeline: &Pipeline, ambient: &IndexMap<String, String>) -> Vec<(
     names
         .into_iter()
         .filter_map(|n| ambient.get(n).map(|v| (n.to_owned(), v.clone())))
-        .collect()
-}
-
-/// `api-v2` → `API_V2`.
-fn env_prefix(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
         .collect()
 }

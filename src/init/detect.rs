@@ -6,6 +6,7 @@
 use super::draft::{Draft, JobDraft, ServiceDraft, StepDraft};
 use super::yaml::{self, Node};
 use crate::report::tools;
+use crate::services::env_prefix;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -494,11 +495,6 @@ pub(crate) fn preset_of(image: &str) -> Option<&'static str> {
         "redis" | "redis-stack-server" | "valkey" => Some("redis"),
         _ => None,
     }
-}
-
-/// How a service's name appears in the variables it exports.
-pub(crate) fn env_prefix(name: &str) -> String {
-    name.to_ascii_uppercase().replace(['-', '.'], "_")
 }
 
 /// `environment:` as a map or a `KEY=value` list.

@@ -5,10 +5,11 @@
 //! not (other actions, expressions with no local meaning, conditions) is
 //! kept as a comment naming its line, never dropped in silence.
 
-use super::detect::{env_prefix, preset_of};
+use super::detect::preset_of;
 use super::draft::{Draft, JobDraft, ServiceDraft, StepDraft};
 use super::yaml::Node;
 use crate::pipeline::placeholder::escape;
+use crate::services::env_prefix;
 use regex::Regex;
 use std::sync::LazyLock;
 

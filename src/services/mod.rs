@@ -29,7 +29,7 @@ pub use error::ServiceError;
 pub use leftovers::recover;
 pub use local::{Health, LocalServices, Status};
 pub use pool::{Lifetime, ServicePool, StartFailure};
-pub use values::{ServiceValues, Values};
+pub use values::{env_prefix, ServiceValues, Values};
 
 /// Writes a service log to `out` with secrets masked; `follow` keeps going.
 pub fn print_log(

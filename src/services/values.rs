@@ -46,7 +46,7 @@ pub(crate) fn redact_url(url: &str) -> String {
 }
 
 /// `api-v2` → `API_V2`: the prefix of the variables a service exports.
-pub(crate) fn env_prefix(name: &str) -> String {
+pub fn env_prefix(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() {
