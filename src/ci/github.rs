@@ -5,7 +5,8 @@
 
 use super::caches::ToolCache;
 use super::model::{
-    deploy_line, install_command, CiDeploy, CiJob, CiPlan, CONTAINER_LABEL, PARITY_VERSION,
+    deploy_line, install_command, preset_packages, CiDeploy, CiJob, CiPlan, CONTAINER_LABEL,
+    PARITY_VERSION,
 };
 use super::yaml::{self, Map, Node};
 use crate::pipeline::Preset;
@@ -401,16 +402,9 @@ fn install_steps() -> Vec<Node> {
 
 /// The `run:` of the step that installs what preset services start.
 pub(crate) fn services_command(presets: &[Preset]) -> String {
-    let packages: Vec<&str> = presets
-        .iter()
-        .map(|p| match p {
-            Preset::Postgres => "postgresql",
-            Preset::Redis => "redis-server",
-        })
-        .collect();
     format!(
         "sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends {}",
-        packages.join(" ")
+        preset_packages(presets)
     )
 }
 

@@ -4,7 +4,8 @@
 //! `[deploy.NAME]` a job in a `resource_group` of its own.
 
 use super::model::{
-    deploy_line, install_command, CiDeploy, CiJob, CiPlan, Need, CONTAINER_LABEL, PARITY_VERSION,
+    deploy_line, install_command, preset_packages, CiDeploy, CiJob, CiPlan, Need, CONTAINER_LABEL,
+    PARITY_VERSION,
 };
 use super::yaml::{self, Map, Node};
 use super::CiError;
@@ -325,16 +326,9 @@ fn is_github_label(label: &str) -> bool {
 /// The script line that installs what preset services start (jobs run as
 /// root in GitLab's Docker executor).
 pub(crate) fn services_command(presets: &[Preset]) -> String {
-    let packages: Vec<&str> = presets
-        .iter()
-        .map(|p| match p {
-            Preset::Postgres => "postgresql",
-            Preset::Redis => "redis-server",
-        })
-        .collect();
     format!(
         "apt-get update -qq && apt-get install -y -qq --no-install-recommends {}",
-        packages.join(" ")
+        preset_packages(presets)
     )
 }
 

@@ -282,6 +282,18 @@ pub(crate) fn deploy_line(deploy: &CiDeploy, commit: &str) -> String {
     )
 }
 
+/// The Debian packages with the programs the preset services start.
+pub(crate) fn preset_packages(presets: &[Preset]) -> String {
+    let packages: Vec<&str> = presets
+        .iter()
+        .map(|p| match p {
+            Preset::Postgres => "postgresql",
+            Preset::Redis => "redis-server",
+        })
+        .collect();
+    packages.join(" ")
+}
+
 /// The version generated workflows install: the one that generated them.
 pub(crate) const PARITY_VERSION: &str = env!("CARGO_PKG_VERSION");
 
