@@ -180,3 +180,22 @@ fn unknown_job_on_the_command_line_always_has_a_hint() {
         .stderr_contains("help:");
     assert!(!out.exists("ran"), "{out}");
 }
+
+#[test]
+fn a_value_of_the_wrong_type_says_how_to_write_it() {
+    let error = rejected(
+        r#"
+        version = 1
+        [jobs.lint]
+        run = "touch ran"
+        [jobs.test]
+        run = "touch ran"
+        needs = "lint"
+        "#,
+    );
+    assert!(
+        error.contains("expected a sequence")
+            && error.contains("`needs` takes a list: needs = [\"…\", \"…\"]"),
+        "{error}"
+    );
+}

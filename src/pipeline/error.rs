@@ -112,7 +112,35 @@ pub(crate) fn from_toml(src: &Source, error: &toml::de::Error) -> Problem {
         )
         .with_optional_help(help);
     }
-    Problem::new(src, span, message, "here")
+    let help = key_before(src.inner(), span.start).and_then(|key| type_hint(key, &message));
+    Problem::new(src, span, message, "here").with_optional_help(help)
+}
+
+/// The key a value at `at` is assigned to: `needs` in `needs = "lint"`.
+fn key_before(text: &str, at: usize) -> Option<&str> {
+    let line = text.get(..at)?.rsplit('\n').next()?;
+    let key = line.trim_end().strip_suffix('=')?.trim();
+    let key = key.rsplit(['{', ',', ' ']).next()?.trim();
+    (!key.is_empty()).then_some(key)
+}
+
+/// How to write a value of the type serde expected, shown with the key.
+fn type_hint(key: &str, message: &str) -> Option<String> {
+    const DURATIONS: [&str; 3] = ["timeout", "interval", "lease"];
+    let expected = message.rsplit("expected ").next()?;
+    Some(match expected {
+        "a sequence" => format!("`{key}` takes a list: {key} = [\"…\", \"…\"]"),
+        "a map" => format!("`{key}` takes a table: {key} = {{ NAME = \"value\" }}"),
+        "a string" if DURATIONS.contains(&key) => {
+            format!("`{key}` takes a duration in quotes: {key} = \"20m\" (or \"90s\", \"1h30m\")")
+        }
+        "a string" => format!("`{key}` takes a string in quotes: {key} = \"…\""),
+        "a boolean" => format!("`{key}` takes true or false, without quotes"),
+        "u8" | "u16" | "u32" | "u64" | "usize" => {
+            format!("`{key}` takes a whole number, without quotes")
+        }
+        _ => return None,
+    })
 }
 
 fn parse_unknown(message: &str) -> Option<(String, Vec<String>)> {
@@ -149,5 +177,26 @@ mod tests {
             Some("did you mean `needs`?")
         );
         assert_eq!(did_you_mean("zzz", ["run", "needs"]), None);
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_shown_written_right() {
+        let text = "needs = \"lint\"\nready = { timeout = 5 }\n";
+        assert_eq!(key_before(text, 8), Some("needs"));
+        assert_eq!(key_before(text, text.find('5').unwrap()), Some("timeout"));
+        assert_eq!(key_before("[jobs.a]", 3), None);
+        assert_eq!(
+            type_hint(
+                "needs",
+                "invalid type: string \"lint\", expected a sequence"
+            )
+            .as_deref(),
+            Some("`needs` takes a list: needs = [\"…\", \"…\"]")
+        );
+        assert!(
+            type_hint("timeout", "invalid type: integer `5`, expected a string")
+                .is_some_and(|h| h.contains("duration in quotes"))
+        );
+        assert_eq!(type_hint("x", "invalid value: out of range"), None);
     }
 }
