@@ -199,3 +199,18 @@ fn a_value_of_the_wrong_type_says_how_to_write_it() {
         "{error}"
     );
 }
+
+#[test]
+fn a_missing_version_or_run_says_what_to_add() {
+    let error = rejected("[jobs.a]\nrun = \"touch ran\"\n");
+    assert!(
+        error.contains("missing field `version`")
+            && error.contains("start the file with `version = 1`"),
+        "{error}"
+    );
+    let error = rejected("version = 1\n[jobs.a]\nneeds = []\n");
+    assert!(
+        error.contains("missing field `run`") && error.contains("this table needs `run = …`"),
+        "{error}"
+    );
+}

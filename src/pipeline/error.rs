@@ -112,7 +112,14 @@ pub(crate) fn from_toml(src: &Source, error: &toml::de::Error) -> Problem {
         )
         .with_optional_help(help);
     }
-    let help = key_before(src.inner(), span.start).and_then(|key| type_hint(key, &message));
+    let help = match message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+    {
+        Some(("version", _)) => Some("start the file with `version = 1`".to_owned()),
+        Some((field, _)) => Some(format!("this table needs `{field} = …`")),
+        None => key_before(src.inner(), span.start).and_then(|key| type_hint(key, &message)),
+    };
     Problem::new(src, span, message, "here").with_optional_help(help)
 }
 
