@@ -355,61 +355,50 @@ impl Scheduler<'_> {
     /// released are added to `released`.
     fn dispatch(&self, board: &mut Board, released: &mut Vec<usize>) {
         let parallelism = self.ctx.parallelism.max(1);
-        let mut queued = 0;
-        let mut timed = false;
+        let pending = |board: &Board, index: usize| {
+            board.outcomes[index].is_none() && !board.running.contains_key(&index)
+        };
+        // Settle first (a skip can settle the jobs that need it), so that
+        // skips are announced before the output of the jobs that start.
         let mut progressed = true;
         while progressed {
             progressed = false;
             for index in 0..self.plan.jobs.len() {
-                if board.outcomes[index].is_some() || board.running.contains_key(&index) {
+                if !pending(board, index) {
                     continue;
                 }
-                let job = &self.plan.jobs[index];
-                // The most lasting reason first: a job whose switch is off,
-                // or whose need failed on its own, would not run with
-                // `--keep-going` either, and must not be told it would.
-                let settled = if let Some(reason) = &job.skip {
-                    Some(Outcome::Skipped(reason.clone()))
-                } else if let Some(&failed) = job.needs.iter().find(|&&n| {
-                    board.outcomes[n]
-                        .as_ref()
-                        .is_some_and(|(o, _)| !o.lets_dependents_run() && !o.was_stopped())
-                }) {
-                    Some(Outcome::Skipped(SkipReason::NeedFailed(
-                        self.plan.jobs[failed].name.clone(),
-                    )))
-                } else {
-                    board
-                        .stopping
-                        .as_ref()
-                        .map(|reason| Outcome::Skipped(reason.clone()))
-                };
-                if let Some(outcome) = settled {
+                if let Some(outcome) = self.settlement(board, index) {
                     released.push(index);
                     self.observer
                         .job_finished(index, &outcome, Duration::ZERO, None);
                     board.outcomes[index] = Some((outcome, Duration::ZERO));
                     progressed = true;
-                    continue;
-                }
-                let ready = job.needs.iter().all(|&n| board.outcomes[n].is_some());
-                if ready && board.running.len() < parallelism {
-                    let deadline = job.timeout.map(|limit| (Instant::now() + limit, limit));
-                    timed |= deadline.is_some();
-                    self.observer.job_started(index);
-                    board.running.insert(
-                        index,
-                        Running {
-                            control: JobControl::new(format!("{}/{index}", self.ctx.run_id)),
-                            started: Instant::now(),
-                            deadline,
-                        },
-                    );
-                    board.queue.push_back(index);
-                    queued += 1;
-                    progressed = true;
                 }
             }
+        }
+        let mut queued = 0;
+        let mut timed = false;
+        for (index, job) in self.plan.jobs.iter().enumerate() {
+            if board.running.len() >= parallelism {
+                break;
+            }
+            let ready = job.needs.iter().all(|&n| board.outcomes[n].is_some());
+            if !pending(board, index) || !ready {
+                continue;
+            }
+            let deadline = job.timeout.map(|limit| (Instant::now() + limit, limit));
+            timed |= deadline.is_some();
+            self.observer.job_started(index);
+            board.running.insert(
+                index,
+                Running {
+                    control: JobControl::new(format!("{}/{index}", self.ctx.run_id)),
+                    started: Instant::now(),
+                    deadline,
+                },
+            );
+            board.queue.push_back(index);
+            queued += 1;
         }
         if board.running.is_empty() {
             board.done = true;
@@ -424,6 +413,31 @@ impl Scheduler<'_> {
                 let _ = self.events.send(Event::Changed);
             }
         }
+    }
+
+    /// How a pending job ends without running, if it does: the most lasting
+    /// reason first. A job whose switch is off, or whose need failed on its
+    /// own, would not run with `--keep-going` either, and must not be told
+    /// it would.
+    fn settlement(&self, board: &Board, index: usize) -> Option<Outcome> {
+        let job = &self.plan.jobs[index];
+        if let Some(reason) = &job.skip {
+            return Some(Outcome::Skipped(reason.clone()));
+        }
+        let failed = job.needs.iter().find(|&&n| {
+            board.outcomes[n]
+                .as_ref()
+                .is_some_and(|(o, _)| !o.lets_dependents_run() && !o.was_stopped())
+        });
+        if let Some(&failed) = failed {
+            return Some(Outcome::Skipped(SkipReason::NeedFailed(
+                self.plan.jobs[failed].name.clone(),
+            )));
+        }
+        board
+            .stopping
+            .as_ref()
+            .map(|reason| Outcome::Skipped(reason.clone()))
     }
 
     /// Lets the service pool stop what the settled jobs no longer need,

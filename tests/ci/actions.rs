@@ -39,7 +39,7 @@ fn step_summary_and_outputs() {
     let summary = dir.path().join("summary.md");
     let outputs = dir.path().join("outputs.txt");
     std::fs::write(&summary, "earlier step\n").unwrap();
-    parity_env(
+    let ran = parity_env(
         dir.path(),
         &["run"],
         &[
@@ -47,8 +47,15 @@ fn step_summary_and_outputs() {
             ("GITHUB_STEP_SUMMARY", &summary.to_string_lossy()),
             ("GITHUB_OUTPUT", &outputs.to_string_lossy()),
         ],
-    )
-    .status(0);
+    );
+    ran.status(0);
+    // The skip is announced before any job's group opens, not inside one.
+    let skipped = ran
+        .stdout
+        .find("– slow skipped")
+        .expect("the skip is announced");
+    let group = ran.stdout.find("::group::lint").expect("lint's group");
+    assert!(skipped < group, "{ran}");
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(
         summary.starts_with("earlier step\n### parity: passed in "),
