@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 /// What a literal `{{` is written as.
-pub(crate) const ESCAPE: &str = "{{{{";
+const ESCAPE: &str = "{{{{";
 
 /// A placeholder found in a template, with its byte range in that template.
 #[derive(Debug, PartialEq, Eq)]
