@@ -5,6 +5,7 @@
 //! for leftovers only by that directory, since tests run in parallel.
 
 use crate::harness::{assert_no_process, processes_with, wait_for_sleeps, Test, Unique};
+use crate::insight::again;
 use nix::sys::signal::Signal;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -341,20 +342,10 @@ fn services_up_masks_credentials_from_the_env_file_in_their_logs() {
         .args(["services", "up"])
         .run();
     up.status(0).stdout_contains("api: ready in");
-    let logs = std::process::Command::new(crate::harness::PARITY)
-        .args(["services", "logs", "api"])
-        .current_dir(up.path())
-        .env("XDG_CACHE_HOME", cache_home())
-        .output()
-        .expect("run parity");
-    let shown = String::from_utf8_lossy(&logs.stdout).into_owned();
-    let down = std::process::Command::new(crate::harness::PARITY)
-        .args(["services", "down"])
-        .current_dir(up.path())
-        .env("XDG_CACHE_HOME", cache_home())
-        .output()
-        .expect("run parity");
-    assert_eq!(down.status.code(), Some(0));
+    let cache = cache_home();
+    let parity = |args: &[&str]| again(up.path(), args, &[("XDG_CACHE_HOME", &cache)]);
+    let shown = String::from_utf8_lossy(&parity(&["services", "logs", "api"]).stdout).into_owned();
+    assert_eq!(parity(&["services", "down"]).status.code(), Some(0));
     // A service left running writes its log itself, after parity has
     // exited; what parity shows of it is masked.
     assert!(
