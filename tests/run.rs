@@ -323,3 +323,23 @@ fn a_working_directory_that_is_gone_fails_the_job_and_says_so() {
         .detail("inside", "working directory")
         .detail("inside", "does not exist");
 }
+
+#[test]
+fn a_log_that_cannot_be_written_is_a_warning_and_the_output_still_shows() {
+    // The step removes its own run directory, so its log has nowhere to go.
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.vanish]
+            run = "echo still-shown; rm -r .parity/runs/$PARITY_RUN_ID"
+            "#,
+        )
+        .args(["run"])
+        .run();
+    out.status(0)
+        .result("vanish", "passed")
+        .stdout_contains("[vanish] still-shown")
+        .stderr_contains("cannot write")
+        .stderr_contains("vanish.log");
+}

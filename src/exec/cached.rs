@@ -7,7 +7,6 @@
 use super::job::JobRun;
 use super::outcome::Outcome;
 use crate::cache::{CacheSession, Hit};
-use std::io::Write;
 use std::time::Instant;
 
 /// Console chunks stay below this, always ending at a line break.
@@ -32,7 +31,9 @@ pub(crate) fn run(cache: Option<&CacheSession>, job: JobRun) -> Outcome {
     let started = Instant::now();
     let outcome = job.run();
     if outcome == Outcome::Passed {
-        if let Err(path) = cache.record(index, &log, started.elapsed(), &warn) {
+        // A log that could not be written is the warning `record` gives.
+        let _ = log.settled();
+        if let Err(path) = cache.record(index, log.path(), started.elapsed(), &warn) {
             return Outcome::OutputMissing { path };
         }
     }
@@ -65,9 +66,9 @@ fn replay(job: &JobRun, hit: &Hit) {
     if !masked.is_empty() && !masked.ends_with(b"\n") {
         masked.push(b'\n');
     }
-    if let Ok(mut file) = std::fs::File::create(&job.log) {
-        let _ = writeln!(file, "{note}").and_then(|()| file.write_all(&masked));
-    }
+    let mut log = format!("{note}\n").into_bytes();
+    log.extend_from_slice(&masked);
+    job.log.send(log, true);
     job.observer.note(job.index, &note);
     let mut rest = masked.as_slice();
     while !rest.is_empty() {

@@ -1,6 +1,7 @@
 //! One job on its own thread: steps in order, one process group each, and at
 //! the end every process the job left behind is stopped.
 
+use super::logbook::JobLog;
 use super::outcome::{Outcome, StepEnd};
 use super::output::{self, JobSink, Pump};
 use super::plan::PlannedJob;
@@ -10,10 +11,8 @@ use super::sandbox::{Enclosure, Sandbox};
 use super::Observer;
 use crate::secrets::SecretSet;
 use crate::services::ServicePool;
-use std::fs::File;
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -116,7 +115,7 @@ pub(crate) struct JobRun {
     /// Env-file values and parity's own variables, under the job's env.
     pub(crate) base_env: Vec<(String, String)>,
     pub(crate) secrets: SecretSet,
-    pub(crate) log: PathBuf,
+    pub(crate) log: JobLog,
     pub(crate) observer: Arc<dyn Observer>,
     pub(crate) control: Arc<JobControl>,
     /// The run's native services; the job's start before its first step.
@@ -126,19 +125,9 @@ pub(crate) struct JobRun {
 
 impl JobRun {
     pub(crate) fn run(self) -> Outcome {
-        let log = match File::create(&self.log) {
-            Ok(log) => log,
-            Err(e) => {
-                return Outcome::Failed {
-                    step: 0,
-                    command: self.job.steps.first().cloned().unwrap_or_default(),
-                    end: StepEnd::NotStarted(format!("cannot write {}: {e}", self.log.display())),
-                }
-            }
-        };
         let sink = JobSink::new(
             self.index,
-            log,
+            self.log.clone(),
             Arc::clone(&self.observer),
             self.secrets.clone(),
         );
@@ -149,13 +138,13 @@ impl JobRun {
             Ok(steps) => steps,
             Err(outcome) => {
                 self.service_tails(&sink);
-                sink.flush();
+                sink.close();
                 return self.settle(outcome);
             }
         };
         if let Some(sandbox) = self.sandbox.as_ref().filter(|s| s.contains(self.index)) {
             let outcome = self.run_enclosed(sandbox.as_ref(), &sink, &env, &steps);
-            sink.flush();
+            sink.close();
             return self.settle(outcome);
         }
 
@@ -198,7 +187,7 @@ impl JobRun {
                 ));
             }
         }
-        sink.flush();
+        sink.close();
         outcome
     }
 

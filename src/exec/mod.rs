@@ -2,6 +2,7 @@
 
 mod cached;
 mod job;
+mod logbook;
 mod outcome;
 mod output;
 mod plan;
@@ -12,6 +13,7 @@ mod scheduler;
 mod signal;
 mod spawn;
 
+pub use logbook::JobLog;
 pub use outcome::{JobResult, Outcome, SkipReason, StepEnd};
 pub use plan::{Plan, PlanError, PlannedJob, RunOptions};
 pub use sandbox::{Enclosure, Opened, Sandbox};
@@ -20,7 +22,6 @@ pub use scheduler::{run, RunContext, RunSummary};
 pub(crate) use process::{kill_now, owned_children, terminate, Target, GRACE};
 pub(crate) use reaper::{describe, marked, MARKER_VAR};
 
-use std::path::Path;
 use std::time::Duration;
 
 /// What the scheduler tells whoever shows the run to a person.
@@ -33,7 +34,7 @@ pub trait Observer: Send + Sync {
     /// Whole lines of a job's output, masked.
     fn output(&self, job: usize, lines: &[u8]);
     /// `log` is `None` for jobs that never started.
-    fn job_finished(&self, job: usize, outcome: &Outcome, duration: Duration, log: Option<&Path>);
+    fn job_finished(&self, job: usize, outcome: &Outcome, duration: Duration, log: Option<&JobLog>);
     /// A step of a running job begins; its output follows until `step_finished`.
     /// Defaults to nothing: only the run record times steps.
     fn step_started(&self, _job: usize, _step: usize) {}

@@ -1,12 +1,12 @@
-//! A job's output: read from the step pipes, masked, written to the job's log
+//! A job's output: read from the step pipes, masked, sent to the job's log
 //! file and handed to the console one chunk of whole lines at a time, so
 //! parallel jobs never interleave mid-line.
 
+use super::logbook::JobLog;
 use super::Observer;
 use crate::secrets::{MaskStream, SecretSet};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use std::fs::File;
-use std::io::{self, BufWriter, PipeReader, Read, Write};
+use std::io::{self, PipeReader, Read};
 use std::os::fd::BorrowedFd;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -19,21 +19,32 @@ const MAX_LINE: usize = 64 * 1024;
 /// Where one job's output goes: its log file and the console.
 pub(crate) struct JobSink {
     job: usize,
-    log: Mutex<BufWriter<File>>,
+    log: JobLog,
+    /// Log bytes not sent yet: a job's log goes to the log thread a chunk at
+    /// a time, and a short job's in one piece when it ends.
+    unsent: Mutex<Unsent>,
     console: Arc<dyn Observer>,
     secrets: SecretSet,
+}
+
+#[derive(Default)]
+struct Unsent {
+    bytes: Vec<u8>,
+    /// The job ended: whatever comes later is sent at once.
+    closed: bool,
 }
 
 impl JobSink {
     pub(crate) fn new(
         job: usize,
-        log: File,
+        log: JobLog,
         console: Arc<dyn Observer>,
         secrets: SecretSet,
     ) -> Arc<Self> {
         Arc::new(JobSink {
             job,
-            log: Mutex::new(BufWriter::with_capacity(CHUNK, log)),
+            log,
+            unsent: Mutex::default(),
             console,
             secrets,
         })
@@ -49,22 +60,37 @@ impl JobSink {
     /// another way). Masked, since it may quote a command.
     pub(crate) fn log_only(&self, line: &str) -> String {
         let line = self.secrets.mask_str(line);
-        if let Ok(mut log) = self.log.lock() {
-            let _ = writeln!(log, "{line}");
-        }
+        self.to_log(&[line.as_bytes(), b"\n"]);
         line
     }
 
-    pub(crate) fn flush(&self) {
-        if let Ok(mut log) = self.log.lock() {
-            let _ = log.flush();
+    /// The job ended: its log is sent whole. Output that still comes (from
+    /// a process that holds the job's pipe) is appended as it comes.
+    pub(crate) fn close(&self) {
+        let mut unsent = self.unsent();
+        unsent.closed = true;
+        self.log.send(std::mem::take(&mut unsent.bytes), true);
+    }
+
+    fn to_log(&self, parts: &[&[u8]]) {
+        let mut unsent = self.unsent();
+        for part in parts {
+            unsent.bytes.extend_from_slice(part);
+        }
+        if unsent.closed || unsent.bytes.len() >= CHUNK {
+            let closed = unsent.closed;
+            self.log.send(std::mem::take(&mut unsent.bytes), closed);
         }
     }
 
+    fn unsent(&self) -> std::sync::MutexGuard<'_, Unsent> {
+        self.unsent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn write(&self, masked: &[u8], partial: &mut Vec<u8>, at_end: bool) {
-        if let Ok(mut log) = self.log.lock() {
-            let _ = log.write_all(masked);
-        }
+        self.to_log(&[masked]);
         match memchr::memrchr(b'\n', masked) {
             Some(last) => {
                 if partial.is_empty() {
@@ -80,14 +106,22 @@ impl JobSink {
         }
         if at_end && !partial.is_empty() {
             // The next step's header must start a line of its own.
-            if let Ok(mut log) = self.log.lock() {
-                let _ = log.write_all(b"\n");
-            }
+            self.to_log(&[b"\n"]);
         }
         if (at_end && !partial.is_empty()) || partial.len() > MAX_LINE {
             partial.push(b'\n');
             self.console.output(self.job, partial);
             partial.clear();
+        }
+    }
+}
+
+/// A job that ended without [`JobSink::close`] (parity panicked in it)
+/// still leaves what it wrote.
+impl Drop for JobSink {
+    fn drop(&mut self) {
+        if !self.unsent().closed {
+            self.close();
         }
     }
 }

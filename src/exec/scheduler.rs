@@ -6,6 +6,7 @@
 //! next itself. The main thread only answers signals and timeouts.
 
 use super::job::{JobControl, JobRun, Stop};
+use super::logbook::Logbook;
 use super::outcome::{JobResult, Outcome, SkipReason, StepEnd};
 use super::plan::Plan;
 use super::process::{self, Target};
@@ -93,6 +94,7 @@ struct Scheduler<'a> {
     plan: &'a Plan,
     ctx: &'a RunContext,
     observer: &'a Arc<dyn Observer>,
+    logbook: Arc<Logbook>,
     board: Mutex<Board>,
     /// Workers wait here for queued jobs or the end of the run.
     work: Condvar,
@@ -122,6 +124,7 @@ pub fn run(
         plan,
         ctx,
         observer: &observer,
+        logbook: Logbook::start(ctx.logs.clone())?,
         board: Mutex::new(Board {
             outcomes: vec![None; count],
             running: BTreeMap::new(),
@@ -159,6 +162,9 @@ pub fn run(
         pool.shutdown();
     }
     stop_unclaimed(observer.as_ref(), &ctx.secrets);
+    for (log, error) in scheduler.logbook.settle_all() {
+        observer.warn(&format!("cannot write {}: {error}", log.display()));
+    }
 
     let board = scheduler.lock();
     let results = plan
@@ -324,7 +330,7 @@ impl Scheduler<'_> {
             job,
             base_env,
             secrets: self.ctx.secrets.clone(),
-            log: self.ctx.logs[index].clone(),
+            log: self.logbook.log(index),
             observer: Arc::clone(self.observer),
             control,
             services: self.ctx.services.clone(),
@@ -340,7 +346,7 @@ impl Scheduler<'_> {
         };
         let duration = job.started.elapsed();
         self.observer
-            .job_finished(index, &outcome, duration, Some(&self.ctx.logs[index]));
+            .job_finished(index, &outcome, duration, Some(&self.logbook.log(index)));
         if outcome.is_failure() && !self.ctx.keep_going && board.stopping.is_none() {
             board.stopping = Some(SkipReason::FailFast);
             for other in board.running.values() {

@@ -2,12 +2,11 @@
 //! plain logs, folded groups under GitHub/Gitea Actions.
 
 use super::duration::short;
-use crate::exec::{Observer, Outcome};
+use crate::exec::{JobLog, Observer, Outcome};
 use crate::secrets::SecretSet;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -229,7 +228,13 @@ impl Observer for Console {
         }
     }
 
-    fn job_finished(&self, job: usize, outcome: &Outcome, duration: Duration, log: Option<&Path>) {
+    fn job_finished(
+        &self,
+        job: usize,
+        outcome: &Outcome,
+        duration: Duration,
+        log: Option<&JobLog>,
+    ) {
         let status = self.status_line(job, outcome, duration);
         match &self.live {
             Some(live) => {
@@ -250,7 +255,7 @@ impl Observer for Console {
                 if log.is_some() && !self.stream_groups {
                     text.push_str(&self.group_open(job, !outcome.is_failure()));
                     if let Some(log) = log {
-                        text.push_str(&std::fs::read_to_string(log).unwrap_or_default());
+                        text.push_str(&log.read().unwrap_or_default());
                     }
                 }
                 if log.is_some() {
@@ -295,11 +300,13 @@ fn unix_now() -> u64 {
 }
 
 /// A failing job's whole log, between two rules, for the terminal view.
-fn framed_log(name: &str, log: &Path) -> String {
-    let body = std::fs::read_to_string(log)
-        .unwrap_or_else(|e| format!("(cannot read {}: {e})\n", log.display()));
+fn framed_log(name: &str, log: &JobLog) -> String {
+    let path = log.path().display();
+    let body = log
+        .read()
+        .unwrap_or_else(|e| format!("(cannot read {path}: {e})\n"));
     let rule = console::style(format!("── {name} ──")).dim();
-    let end = console::style(format!("── end of {name} · {} ──", log.display())).dim();
+    let end = console::style(format!("── end of {name} · {path} ──")).dim();
     let mut text = format!("{rule}\n{body}");
     if !body.ends_with('\n') && !body.is_empty() {
         text.push('\n');

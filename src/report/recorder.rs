@@ -2,8 +2,7 @@
 //! each job and step started and ended, and the end of each step's output,
 //! for the run record, the JUnit file and the timeline.
 
-use crate::exec::{Observer, Outcome, StepEnd};
-use std::path::Path;
+use crate::exec::{JobLog, Observer, Outcome, StepEnd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -112,7 +111,13 @@ impl Observer for Recorder {
         self.inner.output(job, lines);
     }
 
-    fn job_finished(&self, job: usize, outcome: &Outcome, duration: Duration, log: Option<&Path>) {
+    fn job_finished(
+        &self,
+        job: usize,
+        outcome: &Outcome,
+        duration: Duration,
+        log: Option<&JobLog>,
+    ) {
         let now = self.elapsed();
         self.with_job(job, |timing| {
             if timing.start.is_some() {

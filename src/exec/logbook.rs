@@ -1,0 +1,234 @@
+//! The run's job logs, written on a thread of their own.
+//!
+//! Creating a file and writing to it for the first time cost tens of
+//! microseconds each on a journaling file system, and both sat between one
+//! job's end and the next one's start, where every microsecond is paid once
+//! per job (bench/README.md, "per-step overhead"). Jobs hand their masked
+//! output to the log thread instead, and whoever reads a log while the run
+//! goes on (a failing job's output on a terminal, the cache storing a
+//! passed job's log) first waits for it with [`JobLog::settled`].
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// Chunks queued at most: a job that floods its output waits for the disk
+/// rather than filling parity's memory.
+const QUEUED: usize = 16;
+
+/// Bytes for one job's log; `last` closes the file once they are written.
+struct Entry {
+    job: usize,
+    bytes: Vec<u8>,
+    last: bool,
+}
+
+/// How far one job's log got.
+#[derive(Debug, Default)]
+struct Progress {
+    sent: u64,
+    written: u64,
+    /// The first thing that went wrong writing it.
+    error: Option<String>,
+}
+
+/// Every job's log, and the thread that writes them.
+pub(crate) struct Logbook {
+    paths: Vec<PathBuf>,
+    sender: SyncSender<Entry>,
+    progress: Arc<(Mutex<Vec<Progress>>, Condvar)>,
+}
+
+impl Logbook {
+    /// Starts the log thread; `paths[i]` is job `i`'s log. The thread ends
+    /// when the logbook and every [`JobLog`] of it are gone.
+    pub(crate) fn start(paths: Vec<PathBuf>) -> io::Result<Arc<Logbook>> {
+        let (sender, entries) = mpsc::sync_channel(QUEUED);
+        let progress = Arc::new((
+            Mutex::new((0..paths.len()).map(|_| Progress::default()).collect()),
+            Condvar::new(),
+        ));
+        let writer = Writer {
+            files: paths.iter().map(|_| None).collect(),
+            created: vec![false; paths.len()],
+            paths: paths.clone(),
+            progress: Arc::clone(&progress),
+        };
+        std::thread::Builder::new()
+            .name("parity-logs".into())
+            .spawn(move || writer.run(entries))?;
+        Ok(Arc::new(Logbook {
+            paths,
+            sender,
+            progress,
+        }))
+    }
+
+    /// Job `job`'s log.
+    pub(crate) fn log(self: &Arc<Self>, job: usize) -> JobLog {
+        JobLog {
+            book: Arc::clone(self),
+            job,
+        }
+    }
+
+    /// Waits until everything sent so far is written, and says which logs
+    /// could not be, and why.
+    pub(crate) fn settle_all(&self) -> Vec<(&Path, String)> {
+        let mut progress = self.lock();
+        while progress.iter().any(|p| p.written < p.sent) {
+            progress = self.wait(progress);
+        }
+        progress
+            .iter()
+            .zip(&self.paths)
+            .filter_map(|(p, path)| Some((path.as_path(), p.error.clone()?)))
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Progress>> {
+        self.progress
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn wait<'a>(&self, guard: MutexGuard<'a, Vec<Progress>>) -> MutexGuard<'a, Vec<Progress>> {
+        self.progress
+            .1
+            .wait(guard)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// One job's log file.
+#[derive(Clone)]
+pub struct JobLog {
+    book: Arc<Logbook>,
+    job: usize,
+}
+
+impl JobLog {
+    pub fn path(&self) -> &Path {
+        &self.book.paths[self.job]
+    }
+
+    /// Queues `bytes` for the file; `last` closes it afterwards (a later
+    /// send appends). Waits only when the log thread is that far behind.
+    pub(crate) fn send(&self, bytes: Vec<u8>, last: bool) {
+        self.book.lock()[self.job].sent += 1;
+        let entry = Entry {
+            job: self.job,
+            bytes,
+            last,
+        };
+        if self.book.sender.send(entry).is_err() {
+            // The log thread is gone (it panicked): nothing will be written.
+            let mut progress = self.book.lock();
+            let job = &mut progress[self.job];
+            job.written += 1;
+            job.error
+                .get_or_insert_with(|| "parity's log writer stopped".into());
+        }
+    }
+
+    /// Waits until everything sent for this log is in the file.
+    pub(crate) fn settled(&self) -> Result<(), String> {
+        let mut progress = self.book.lock();
+        while progress[self.job].written < progress[self.job].sent {
+            progress = self.book.wait(progress);
+        }
+        progress[self.job].error.clone().map_or(Ok(()), Err)
+    }
+
+    /// The whole log, once everything sent for it is written.
+    pub fn read(&self) -> io::Result<String> {
+        self.settled().map_err(io::Error::other)?;
+        std::fs::read_to_string(self.path())
+    }
+}
+
+/// The log thread's side.
+struct Writer {
+    paths: Vec<PathBuf>,
+    /// The open files: a job's is closed after its end.
+    files: Vec<Option<File>>,
+    /// Files created already: a late writer (a process the job left
+    /// holding its output) appends to its closed file.
+    created: Vec<bool>,
+    progress: Arc<(Mutex<Vec<Progress>>, Condvar)>,
+}
+
+impl Writer {
+    fn run(mut self, entries: Receiver<Entry>) {
+        for entry in entries {
+            let result = self.write(&entry);
+            if entry.last {
+                self.files[entry.job] = None;
+            }
+            let (progress, written) = &*self.progress;
+            let mut progress = progress
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let job = &mut progress[entry.job];
+            job.written += 1;
+            if let Err(e) = result {
+                job.error.get_or_insert_with(|| e.to_string());
+            }
+            written.notify_all();
+        }
+    }
+
+    fn write(&mut self, entry: &Entry) -> io::Result<()> {
+        let path = &self.paths[entry.job];
+        let file = match &mut self.files[entry.job] {
+            Some(file) => file,
+            closed => closed.insert(if self.created[entry.job] {
+                OpenOptions::new().append(true).open(path)?
+            } else {
+                File::create(path)?
+            }),
+        };
+        self.created[entry.job] = true;
+        file.write_all(&entry.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_holds_what_was_sent_in_order_once_settled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = vec![dir.path().join("a.log"), dir.path().join("b.log")];
+        let book = Logbook::start(paths.clone()).expect("start");
+        let (a, b) = (book.log(0), book.log(1));
+        a.send(b"one\n".to_vec(), false);
+        b.send(b"other\n".to_vec(), true);
+        a.send(b"two\n".to_vec(), true);
+        assert_eq!(a.read().expect("read a"), "one\ntwo\n");
+        // A late writer appends to the closed file.
+        b.send(b"late\n".to_vec(), true);
+        assert!(book.settle_all().is_empty());
+        assert_eq!(
+            std::fs::read_to_string(&paths[1]).expect("b"),
+            "other\nlate\n"
+        );
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_created_says_why() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("missing").join("a.log");
+        let book = Logbook::start(vec![path.clone()]).expect("start");
+        let log = book.log(0);
+        log.send(b"lost\n".to_vec(), true);
+        assert!(log.settled().is_err());
+        let failed = book.settle_all();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, path);
+    }
+}
