@@ -3,16 +3,20 @@
 //! Creating a file and writing to it for the first time cost tens of
 //! microseconds each on a journaling file system, and both sat between one
 //! job's end and the next one's start, where every microsecond is paid once
-//! per job (bench/README.md, "per-step overhead"). Jobs hand their masked
-//! output to the log thread instead, and whoever reads a log while the run
-//! goes on (a failing job's output on a terminal, the cache storing a
-//! passed job's log) first waits for it with [`JobLog::settled`].
+//! per job (bench/README.md, "per-step overhead"). A job hands its masked
+//! output to the log thread instead, in one piece when it ends, unless it
+//! writes a lot ([`LogWriter`]). Whoever reads a log while the run goes on
+//! (a failing job's output on a terminal, the cache storing a passed job's
+//! log) first waits for it with [`JobLog::settled`].
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// A job's log is held in memory up to this size, then written as it comes.
+const HOLD: usize = 64 * 1024;
 
 /// Chunks queued at most: a job that floods its output waits for the disk
 /// rather than filling parity's memory.
@@ -150,6 +154,103 @@ impl JobLog {
     }
 }
 
+/// What a running job writes to its log.
+///
+/// A job's log is held until the job ends and then sent to the log thread
+/// whole. A job that writes more than [`HOLD`] writes its log itself from
+/// then on, as before the log thread: for a flood of output, the hop to
+/// another thread would cost more than the writes it saves.
+pub(crate) struct LogWriter {
+    log: JobLog,
+    state: State,
+}
+
+enum State {
+    Held(Vec<u8>),
+    /// The file is this job's own, the log thread done with it.
+    Direct(BufWriter<File>),
+    /// The job ended: what still comes (from a process that holds the job's
+    /// output) goes to the log thread at once, and is appended.
+    Closed,
+}
+
+impl LogWriter {
+    pub(crate) fn new(log: JobLog) -> LogWriter {
+        LogWriter {
+            log,
+            state: State::Held(Vec::new()),
+        }
+    }
+
+    pub(crate) fn write(&mut self, parts: &[&[u8]]) {
+        self.state = match std::mem::replace(&mut self.state, State::Closed) {
+            State::Held(mut held) => {
+                parts.iter().for_each(|part| held.extend_from_slice(part));
+                if held.len() < HOLD {
+                    State::Held(held)
+                } else {
+                    self.take_over(held)
+                }
+            }
+            State::Direct(mut file) => match parts.iter().try_for_each(|p| file.write_all(p)) {
+                Ok(()) => State::Direct(file),
+                Err(_) => {
+                    // The log thread tries again, and says why it cannot.
+                    let mut rest = unflushed(file);
+                    parts.iter().for_each(|part| rest.extend_from_slice(part));
+                    self.log.send(rest, false);
+                    State::Held(Vec::new())
+                }
+            },
+            State::Closed => {
+                self.log.send(parts.concat(), true);
+                State::Closed
+            }
+        };
+    }
+
+    /// The job ended: what is held or buffered goes to the log thread, which
+    /// writes and closes the file while the next job starts.
+    pub(crate) fn close(&mut self) {
+        let rest = match std::mem::replace(&mut self.state, State::Closed) {
+            State::Held(held) => held,
+            State::Direct(file) => unflushed(file),
+            State::Closed => return,
+        };
+        self.log.send(rest, true);
+    }
+
+    /// Sends what is held and waits for the log thread to write and close
+    /// the file, then opens it to append to it directly.
+    fn take_over(&self, held: Vec<u8>) -> State {
+        self.log.send(held, true);
+        let opened = self.log.settled().and_then(|()| {
+            OpenOptions::new()
+                .append(true)
+                .open(self.log.path())
+                .map_err(|e| e.to_string())
+        });
+        match opened {
+            Ok(file) => State::Direct(BufWriter::with_capacity(HOLD, file)),
+            // The log thread goes on trying, and reporting.
+            Err(_) => State::Held(Vec::new()),
+        }
+    }
+}
+
+/// Closes a file without flushing it: what its buffer still holds.
+fn unflushed(file: BufWriter<File>) -> Vec<u8> {
+    file.into_parts().1.unwrap_or_default()
+}
+
+/// A job whose thread ended without closing its log (parity panicked in
+/// it) still leaves what it wrote.
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 /// The log thread's side.
 struct Writer {
     paths: Vec<PathBuf>,
@@ -217,6 +318,33 @@ mod tests {
             std::fs::read_to_string(&paths[1]).expect("b"),
             "other\nlate\n"
         );
+    }
+
+    #[test]
+    fn a_writer_holds_a_short_log_and_writes_a_long_one_itself() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = vec![dir.path().join("short.log"), dir.path().join("long.log")];
+        let book = Logbook::start(paths.clone()).expect("start");
+
+        let mut short = LogWriter::new(book.log(0));
+        short.write(&[b"a\n"]);
+        assert!(!paths[0].exists(), "held until the job ends");
+        short.close();
+        short.write(&[b"late\n"]);
+
+        let mut long = LogWriter::new(book.log(1));
+        long.write(&[&vec![b'x'; HOLD]]);
+        let size = std::fs::metadata(&paths[1]).expect("long.log").len();
+        assert_eq!(size, HOLD as u64, "written once it held {HOLD} bytes");
+        long.write(&[b"\n", b"end\n"]);
+        long.close();
+
+        assert!(book.settle_all().is_empty());
+        let read = |path: &Path| std::fs::read_to_string(path).expect("read");
+        assert_eq!(read(&paths[0]), "a\nlate\n");
+        let text = read(&paths[1]);
+        assert_eq!(text.len(), HOLD + 5);
+        assert!(text.ends_with("x\nend\n"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! file and handed to the console one chunk of whole lines at a time, so
 //! parallel jobs never interleave mid-line.
 
-use super::logbook::JobLog;
+use super::logbook::{JobLog, LogWriter};
 use super::Observer;
 use crate::secrets::{MaskStream, SecretSet};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
@@ -19,19 +19,9 @@ const MAX_LINE: usize = 64 * 1024;
 /// Where one job's output goes: its log file and the console.
 pub(crate) struct JobSink {
     job: usize,
-    log: JobLog,
-    /// Log bytes not sent yet: a job's log goes to the log thread a chunk at
-    /// a time, and a short job's in one piece when it ends.
-    unsent: Mutex<Unsent>,
+    log: Mutex<LogWriter>,
     console: Arc<dyn Observer>,
     secrets: SecretSet,
-}
-
-#[derive(Default)]
-struct Unsent {
-    bytes: Vec<u8>,
-    /// The job ended: whatever comes later is sent at once.
-    closed: bool,
 }
 
 impl JobSink {
@@ -43,8 +33,7 @@ impl JobSink {
     ) -> Arc<Self> {
         Arc::new(JobSink {
             job,
-            log,
-            unsent: Mutex::default(),
+            log: Mutex::new(LogWriter::new(log)),
             console,
             secrets,
         })
@@ -60,37 +49,23 @@ impl JobSink {
     /// another way). Masked, since it may quote a command.
     pub(crate) fn log_only(&self, line: &str) -> String {
         let line = self.secrets.mask_str(line);
-        self.to_log(&[line.as_bytes(), b"\n"]);
+        self.log().write(&[line.as_bytes(), b"\n"]);
         line
     }
 
-    /// The job ended: its log is sent whole. Output that still comes (from
-    /// a process that holds the job's pipe) is appended as it comes.
+    /// The job ended: see [`LogWriter::close`].
     pub(crate) fn close(&self) {
-        let mut unsent = self.unsent();
-        unsent.closed = true;
-        self.log.send(std::mem::take(&mut unsent.bytes), true);
+        self.log().close();
     }
 
-    fn to_log(&self, parts: &[&[u8]]) {
-        let mut unsent = self.unsent();
-        for part in parts {
-            unsent.bytes.extend_from_slice(part);
-        }
-        if unsent.closed || unsent.bytes.len() >= CHUNK {
-            let closed = unsent.closed;
-            self.log.send(std::mem::take(&mut unsent.bytes), closed);
-        }
-    }
-
-    fn unsent(&self) -> std::sync::MutexGuard<'_, Unsent> {
-        self.unsent
+    fn log(&self) -> std::sync::MutexGuard<'_, LogWriter> {
+        self.log
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn write(&self, masked: &[u8], partial: &mut Vec<u8>, at_end: bool) {
-        self.to_log(&[masked]);
+        self.log().write(&[masked]);
         match memchr::memrchr(b'\n', masked) {
             Some(last) => {
                 if partial.is_empty() {
@@ -106,22 +81,12 @@ impl JobSink {
         }
         if at_end && !partial.is_empty() {
             // The next step's header must start a line of its own.
-            self.to_log(&[b"\n"]);
+            self.log().write(&[b"\n"]);
         }
         if (at_end && !partial.is_empty()) || partial.len() > MAX_LINE {
             partial.push(b'\n');
             self.console.output(self.job, partial);
             partial.clear();
-        }
-    }
-}
-
-/// A job that ended without [`JobSink::close`] (parity panicked in it)
-/// still leaves what it wrote.
-impl Drop for JobSink {
-    fn drop(&mut self) {
-        if !self.unsent().closed {
-            self.close();
         }
     }
 }
