@@ -150,6 +150,28 @@ fn a_process_that_cleared_its_environment_is_stopped_when_the_job_ends() {
     leftover_is_stopped_when_the_job_ends("env -i CMD &");
 }
 
+#[test]
+fn a_process_no_job_can_claim_is_stopped_when_the_run_ends() {
+    // Out of the job's group and without its marker, it is still parity's
+    // child (parity is a subreaper), found when the last job has ended.
+    let sleep = Unique::duration(1000);
+    let out = Test::new()
+        .pipeline(&format!(
+            r#"
+            version = 1
+            [jobs.bg]
+            run = ["( setsid env -i sleep {sleep} & )", "sleep 0.3"]
+            "#
+        ))
+        .args(["run"])
+        .run();
+    out.status(0)
+        .result("bg", "passed")
+        .stderr_contains("stopping processes left running by the run")
+        .stderr_contains(&format!("sleep {sleep}"));
+    assert_no_process(&sleep);
+}
+
 fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a free port");
     listener.local_addr().expect("local address").port()
