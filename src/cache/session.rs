@@ -132,17 +132,7 @@ impl CacheSession {
             stored: AtomicBool::new(false),
             warnings: Vec::new(),
         };
-        let full = RunOptions {
-            targets: plan.jobs.iter().map(|j| j.name.clone()).collect(),
-            matrix: Vec::new(),
-            no_deps: false,
-            ..options.clone()
-        };
-        let key_plan = Plan::new(pipeline, &full, ambient).ok();
-        let key_plan = key_plan.as_ref().unwrap_or(plan);
-        let candidates: Vec<usize> = (0..key_plan.jobs.len())
-            .filter(|&i| !pipeline.jobs[&key_plan.jobs[i].job].inputs.is_empty())
-            .collect();
+        // Before planning every job for the keys: most pipelines cache nothing.
         if !plan
             .jobs
             .iter()
@@ -155,6 +145,17 @@ impl CacheSession {
                 .collect();
             return Ok(session);
         }
+        let full = RunOptions {
+            targets: plan.jobs.iter().map(|j| j.name.clone()).collect(),
+            matrix: Vec::new(),
+            no_deps: false,
+            ..options.clone()
+        };
+        let key_plan = Plan::new(pipeline, &full, ambient).ok();
+        let key_plan = key_plan.as_ref().unwrap_or(plan);
+        let candidates: Vec<usize> = (0..key_plan.jobs.len())
+            .filter(|&i| !pipeline.jobs[&key_plan.jobs[i].job].inputs.is_empty())
+            .collect();
 
         let base = Store::default_base()?;
         let store = Store::open(&base)?;
