@@ -23,6 +23,16 @@ pub struct Insight {
     root: PathBuf,
 }
 
+/// Lowers the calling thread's CPU priority by 10: the record's
+/// housekeeping (the fingerprint's probes, deleting old runs) must not take
+/// a CPU from the pipeline's own steps. On two cores it did, delaying the
+/// first job by milliseconds. Linux keeps the nice value per thread, and
+/// what the thread starts inherits it.
+fn give_way_to_the_jobs() {
+    // At worst the housekeeping competes as before.
+    let _ = rustix::process::nice(10);
+}
+
 /// What the run did, for [`Insight::finish`].
 pub struct Finished<'a> {
     pub run_dir: &'a RunDir,
@@ -62,7 +72,10 @@ impl Insight {
     ) -> Insight {
         let fingerprint = std::thread::Builder::new()
             .name("parity-fingerprint".into())
-            .spawn(move || Fingerprint::collect(&inputs))
+            .spawn(move || {
+                give_way_to_the_jobs();
+                Fingerprint::collect(&inputs)
+            })
             .ok();
         let keep = runs::keep_from_env().unwrap_or_else(|message| {
             console.warn(&message);
@@ -72,6 +85,7 @@ impl Insight {
         let pruning = std::thread::Builder::new()
             .name("parity-prune".into())
             .spawn(move || {
+                give_way_to_the_jobs();
                 runs::prune(&root, keep, &current);
             })
             .ok();
