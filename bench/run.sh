@@ -201,18 +201,22 @@ record() { # benchmark goal measured verdict
 # Paired runs: hyperfine runs each command's runs back to back, so a slow
 # spell of a shared machine (seen here: page cache reclaimed under the VM,
 # twice the system time for a minute) lands on one command only. This
-# alternates two commands (functions), $1 pairs, and prints the median of
-# the per-pair ratios a/b with the quartiles: "1.02 (0.99–1.05)".
+# alternates two commands (functions), $1 pairs, the first of a pair taking
+# turns (what one run leaves behind, a log's writeback, lands on the other
+# as often as not), and prints the median of the per-pair ratios a/b with
+# the quartiles: "1.02 (0.99–1.05)".
 paired() { # pairs function_a function_b
-    local pairs=$1 a=$2 b=$3 i t0 t1 t2
+    local pairs=$1 a=$2 b=$3 i ta tb t0
     local -a ratios=()
     for ((i = 0; i < pairs; i++)); do
-        t0=$EPOCHREALTIME
-        "$a"
-        t1=$EPOCHREALTIME
-        "$b"
-        t2=$EPOCHREALTIME
-        ratios+=("$(awk -v t0="$t0" -v t1="$t1" -v t2="$t2" 'BEGIN { printf "%.6f", (t1 - t0) / (t2 - t1) }')")
+        if ((i % 2 == 0)); then
+            t0=$EPOCHREALTIME; "$a"; ta=$(awk -v s="$t0" -v e="$EPOCHREALTIME" 'BEGIN { print e - s }')
+            t0=$EPOCHREALTIME; "$b"; tb=$(awk -v s="$t0" -v e="$EPOCHREALTIME" 'BEGIN { print e - s }')
+        else
+            t0=$EPOCHREALTIME; "$b"; tb=$(awk -v s="$t0" -v e="$EPOCHREALTIME" 'BEGIN { print e - s }')
+            t0=$EPOCHREALTIME; "$a"; ta=$(awk -v s="$t0" -v e="$EPOCHREALTIME" 'BEGIN { print e - s }')
+        fi
+        ratios+=("$(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.6f", a / b }')")
     done
     printf '%s\n' "${ratios[@]}" | sort -g | awk '
         { r[NR] = $1 }
