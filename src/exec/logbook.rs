@@ -14,6 +14,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// A job's log is held in memory up to this size, then written as it comes.
 const HOLD: usize = 64 * 1024;
@@ -38,11 +40,30 @@ struct Progress {
     error: Option<String>,
 }
 
+impl Progress {
+    fn unwritten(&self) -> bool {
+        self.written < self.sent
+    }
+
+    /// How writing it ended, once nothing more will be written.
+    fn outcome(&self) -> Result<(), String> {
+        match &self.error {
+            Some(error) => Err(error.clone()),
+            None if self.unwritten() => Err(WRITER_GONE.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+const WRITER_GONE: &str = "parity's log writer stopped";
+
 /// Every job's log, and the thread that writes them.
 pub(crate) struct Logbook {
     paths: Vec<PathBuf>,
     sender: SyncSender<Entry>,
     progress: Arc<(Mutex<Vec<Progress>>, Condvar)>,
+    /// Waiters stop waiting for a thread that is gone (a bug in it).
+    thread: JoinHandle<()>,
 }
 
 impl Logbook {
@@ -60,13 +81,14 @@ impl Logbook {
             paths: paths.clone(),
             progress: Arc::clone(&progress),
         };
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("parity-logs".into())
             .spawn(move || writer.run(entries))?;
         Ok(Arc::new(Logbook {
             paths,
             sender,
             progress,
+            thread,
         }))
     }
 
@@ -81,28 +103,34 @@ impl Logbook {
     /// Waits until everything sent so far is written, and says which logs
     /// could not be, and why.
     pub(crate) fn settle_all(&self) -> Vec<(&Path, String)> {
-        let mut progress = self.lock();
-        while progress.iter().any(|p| p.written < p.sent) {
-            progress = self.wait(progress);
-        }
-        progress
+        self.wait_until(|jobs| !jobs.iter().any(Progress::unwritten))
             .iter()
             .zip(&self.paths)
-            .filter_map(|(p, path)| Some((path.as_path(), p.error.clone()?)))
+            .filter_map(|(p, path)| Some((path.as_path(), p.outcome().err()?)))
             .collect()
+    }
+
+    /// Waits until `done` says so, or the log thread is gone.
+    fn wait_until(&self, done: impl Fn(&[Progress]) -> bool) -> MutexGuard<'_, Vec<Progress>> {
+        let mut progress = self.lock();
+        while !done(&progress) && !self.thread.is_finished() {
+            // Woken at each write; the timeout only notices a thread gone.
+            progress = match self
+                .progress
+                .1
+                .wait_timeout(progress, Duration::from_millis(100))
+            {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        progress
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Progress>> {
         self.progress
             .0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn wait<'a>(&self, guard: MutexGuard<'a, Vec<Progress>>) -> MutexGuard<'a, Vec<Progress>> {
-        self.progress
-            .1
-            .wait(guard)
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -129,22 +157,17 @@ impl JobLog {
             last,
         };
         if self.book.sender.send(entry).is_err() {
-            // The log thread is gone (it panicked): nothing will be written.
+            // The log thread is gone: nothing will be written.
             let mut progress = self.book.lock();
             let job = &mut progress[self.job];
             job.written += 1;
-            job.error
-                .get_or_insert_with(|| "parity's log writer stopped".into());
+            job.error.get_or_insert_with(|| WRITER_GONE.into());
         }
     }
 
     /// Waits until everything sent for this log is in the file.
     pub(crate) fn settled(&self) -> Result<(), String> {
-        let mut progress = self.book.lock();
-        while progress[self.job].written < progress[self.job].sent {
-            progress = self.book.wait(progress);
-        }
-        progress[self.job].error.clone().map_or(Ok(()), Err)
+        self.book.wait_until(|jobs| !jobs[self.job].unwritten())[self.job].outcome()
     }
 
     /// The whole log, once everything sent for it is written.
