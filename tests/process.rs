@@ -204,3 +204,37 @@ fn a_server_started_in_one_step_serves_the_next_and_is_gone_after() {
     );
     assert_no_process(&server);
 }
+
+/// parity blocks SIGCHLD for itself during a run; a step must not inherit
+/// that, nor the SIGPIPE that Rust ignores: a `yes | head` pipeline and a
+/// shell's `wait` depend on both. The job's shell is a Perl script that
+/// reports its own masks (bash would mend them for its commands).
+#[test]
+fn a_step_starts_with_no_signal_blocked_or_ignored() {
+    let out = Test::new()
+        .file(
+            "masks.pl",
+            r#"open(my $in, "<", "/proc/self/status") or die; open(my $out, ">", "masks.txt") or die; print $out grep { /^Sig(Blk|Ign)/ } <$in>;"#,
+        )
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.masks]
+            shell = "perl masks.pl"
+            run = "unused"
+            "#,
+        )
+        .args(["run"])
+        .run();
+    out.status(0);
+    let text = out.read("masks.txt");
+    let mask = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}\n{out}"))
+    };
+    assert_eq!(mask("SigBlk:"), 0, "blocked signals\n{out}");
+    // SIGPIPE is signal 13, bit 12.
+    assert_eq!(mask("SigIgn:") & (1 << 12), 0, "SIGPIPE ignored\n{out}");
+}

@@ -232,6 +232,7 @@ impl JobRun {
                 }
             }
         }
+        self.log.nudge();
         let enclosure = opened.enclosure;
         *lock(&self.control.enclosure) = Some(Arc::clone(&enclosure));
         // A stop that came before the enclosure was known did not reach it.
@@ -340,7 +341,7 @@ impl JobRun {
             if self.control.stopped().is_some() {
                 return Err(StepEnd::NotStarted("the job was stopped".into()));
             }
-            let process = StepProcess::spawn(command, writer)
+            let process = StepProcess::spawn(command, &writer)
                 .map_err(|e| StepEnd::NotStarted(spawn_error(command, &e)))?;
             *current = Some(process.pid());
             let _ = self.control.first_pid.compare_exchange(
@@ -351,15 +352,19 @@ impl JobRun {
             );
             process
         };
+        // The shell runs: a good moment for the log thread to write.
+        self.log.nudge();
         let process_pid = process.pid();
         let status = match process.exit_fd() {
             Some(exited) => {
-                let followed = output::follow(reader, exited.as_fd(), Arc::clone(sink));
+                let followed = output::follow(reader, writer, exited.as_fd(), Arc::clone(sink));
                 let status = process.wait();
                 pumps.extend(followed.map_err(|e| StepEnd::NotStarted(e.to_string()))?);
                 status
             }
             None => {
+                // The pipe ends when the step and what it started close it.
+                drop(writer);
                 let pump = Pump::start(reader, Arc::clone(sink))
                     .map_err(|e| StepEnd::NotStarted(e.to_string()))?;
                 let status = process.wait();

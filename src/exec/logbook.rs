@@ -8,11 +8,19 @@
 //! writes a lot ([`LogWriter`]). Whoever reads a log while the run goes on
 //! (a failing job's output on a terminal, the cache storing a passed job's
 //! log) first waits for it with [`JobLog::settled`].
+//!
+//! Handing a log over does not wake the log thread: [`Logbook::nudge`]
+//! does, once the worker has started the next step. Woken at the job's end,
+//! the log thread was runnable on the worker's CPU just as the worker
+//! started the next shell, and the kernel then placed the shell on the
+//! other CPU, cold, at most job ends (bench/README.md). Waiting for a log
+//! nudges too, and so does a worker about to wait for work; between
+//! nudges the thread looks every [`LATEST`].
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -23,6 +31,10 @@ const HOLD: usize = 64 * 1024;
 /// Chunks queued at most: a job that floods its output waits for the disk
 /// rather than filling parity's memory.
 const QUEUED: usize = 16;
+
+/// How long a log handed over may wait for a nudge that does not come
+/// (a job whose services take a while to start).
+const LATEST: Duration = Duration::from_millis(50);
 
 /// Bytes for one job's log; `last` closes the file once they are written.
 struct Entry {
@@ -57,11 +69,35 @@ impl Progress {
 
 const WRITER_GONE: &str = "parity's log writer stopped";
 
+/// What the jobs and the log thread share.
+struct Shared {
+    state: Mutex<Book>,
+    /// The log thread waits here for a nudge.
+    nudged: Condvar,
+    /// Readers wait here for writes, senders for room in the queue.
+    written: Condvar,
+}
+
+struct Book {
+    queue: VecDeque<Entry>,
+    progress: Vec<Progress>,
+    /// False once the logbook is gone: the thread writes what is queued
+    /// and ends.
+    open: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Book> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// Every job's log, and the thread that writes them.
 pub(crate) struct Logbook {
     paths: Vec<PathBuf>,
-    sender: SyncSender<Entry>,
-    progress: Arc<(Mutex<Vec<Progress>>, Condvar)>,
+    shared: Arc<Shared>,
     /// Waiters stop waiting for a thread that is gone (a bug in it).
     thread: JoinHandle<()>,
 }
@@ -70,24 +106,32 @@ impl Logbook {
     /// Starts the log thread; `paths[i]` is job `i`'s log. The thread ends
     /// when the logbook and every [`JobLog`] of it are gone.
     pub(crate) fn start(paths: Vec<PathBuf>) -> io::Result<Arc<Logbook>> {
-        let (sender, entries) = mpsc::sync_channel(QUEUED);
-        let progress = Arc::new((
-            Mutex::new((0..paths.len()).map(|_| Progress::default()).collect()),
-            Condvar::new(),
-        ));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(Book {
+                queue: VecDeque::new(),
+                progress: (0..paths.len()).map(|_| Progress::default()).collect(),
+                open: true,
+            }),
+            nudged: Condvar::new(),
+            written: Condvar::new(),
+        });
         let writer = Writer {
             files: paths.iter().map(|_| None).collect(),
             created: vec![false; paths.len()],
             paths: paths.clone(),
-            progress: Arc::clone(&progress),
         };
-        let thread = std::thread::Builder::new()
-            .name("parity-logs".into())
-            .spawn(move || writer.run(entries))?;
+        let thread = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("parity-logs".into())
+                .spawn(move || {
+                    super::give_way(super::GiveWay::OnWaking);
+                    writer.run(&shared)
+                })?
+        };
         Ok(Arc::new(Logbook {
             paths,
-            sender,
-            progress,
+            shared,
             thread,
         }))
     }
@@ -100,10 +144,19 @@ impl Logbook {
         }
     }
 
+    /// Has the log thread write what was handed over: call once the
+    /// moment is good (the next step started, the worker is idle).
+    pub(crate) fn nudge(&self) {
+        if !self.shared.lock().queue.is_empty() {
+            self.shared.nudged.notify_one();
+        }
+    }
+
     /// Waits until everything sent so far is written, and says which logs
     /// could not be, and why.
     pub(crate) fn settle_all(&self) -> Vec<(&Path, String)> {
         self.wait_until(|jobs| !jobs.iter().any(Progress::unwritten))
+            .progress
             .iter()
             .zip(&self.paths)
             .filter_map(|(p, path)| Some((path.as_path(), p.outcome().err()?)))
@@ -111,27 +164,28 @@ impl Logbook {
     }
 
     /// Waits until `done` says so, or the log thread is gone.
-    fn wait_until(&self, done: impl Fn(&[Progress]) -> bool) -> MutexGuard<'_, Vec<Progress>> {
-        let mut progress = self.lock();
-        while !done(&progress) && !self.thread.is_finished() {
+    fn wait_until(&self, done: impl Fn(&[Progress]) -> bool) -> MutexGuard<'_, Book> {
+        let mut state = self.shared.lock();
+        while !done(&state.progress) && !self.thread.is_finished() {
+            self.shared.nudged.notify_one();
             // Woken at each write; the timeout only notices a thread gone.
-            progress = match self
-                .progress
-                .1
-                .wait_timeout(progress, Duration::from_millis(100))
+            state = match self
+                .shared
+                .written
+                .wait_timeout(state, Duration::from_millis(100))
             {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
-        progress
+        state
     }
+}
 
-    fn lock(&self) -> MutexGuard<'_, Vec<Progress>> {
-        self.progress
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl Drop for Logbook {
+    fn drop(&mut self) {
+        self.shared.lock().open = false;
+        self.shared.nudged.notify_one();
     }
 }
 
@@ -150,24 +204,44 @@ impl JobLog {
     /// Queues `bytes` for the file; `last` closes it afterwards (a later
     /// send appends). Waits only when the log thread is that far behind.
     pub(crate) fn send(&self, bytes: Vec<u8>, last: bool) {
-        self.book.lock()[self.job].sent += 1;
-        let entry = Entry {
+        let shared = &self.book.shared;
+        let mut state = shared.lock();
+        while state.queue.len() >= QUEUED && !self.book.thread.is_finished() {
+            shared.nudged.notify_one();
+            state = match shared
+                .written
+                .wait_timeout(state, Duration::from_millis(100))
+            {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        let job = &mut state.progress[self.job];
+        job.sent += 1;
+        if self.book.thread.is_finished() {
+            // The log thread is gone: nothing will be written.
+            job.written += 1;
+            job.error.get_or_insert_with(|| WRITER_GONE.into());
+            return;
+        }
+        state.queue.push_back(Entry {
             job: self.job,
             bytes,
             last,
-        };
-        if self.book.sender.send(entry).is_err() {
-            // The log thread is gone: nothing will be written.
-            let mut progress = self.book.lock();
-            let job = &mut progress[self.job];
-            job.written += 1;
-            job.error.get_or_insert_with(|| WRITER_GONE.into());
-        }
+        });
+    }
+
+    /// See [`Logbook::nudge`].
+    pub(crate) fn nudge(&self) {
+        self.book.nudge();
     }
 
     /// Waits until everything sent for this log is in the file.
     pub(crate) fn settled(&self) -> Result<(), String> {
-        self.book.wait_until(|jobs| !jobs[self.job].unwritten())[self.job].outcome()
+        self.book
+            .wait_until(|jobs| !jobs[self.job].unwritten())
+            .progress[self.job]
+            .outcome()
     }
 
     /// The whole log, once everything sent for it is written.
@@ -282,26 +356,34 @@ struct Writer {
     /// Files created already: a late writer (a process the job left
     /// holding its output) appends to its closed file.
     created: Vec<bool>,
-    progress: Arc<(Mutex<Vec<Progress>>, Condvar)>,
 }
 
 impl Writer {
-    fn run(mut self, entries: Receiver<Entry>) {
-        for entry in entries {
+    fn run(mut self, shared: &Shared) {
+        let mut state = shared.lock();
+        loop {
+            let Some(entry) = state.queue.pop_front() else {
+                if !state.open {
+                    return;
+                }
+                state = match shared.nudged.wait_timeout(state, LATEST) {
+                    Ok((guard, _)) => guard,
+                    Err(poisoned) => poisoned.into_inner().0,
+                };
+                continue;
+            };
+            drop(state);
             let result = self.write(&entry);
             if entry.last {
                 self.files[entry.job] = None;
             }
-            let (progress, written) = &*self.progress;
-            let mut progress = progress
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let job = &mut progress[entry.job];
+            state = shared.lock();
+            let job = &mut state.progress[entry.job];
             job.written += 1;
             if let Err(e) = result {
                 job.error.get_or_insert_with(|| e.to_string());
             }
-            written.notify_all();
+            shared.written.notify_all();
         }
     }
 
@@ -368,6 +450,33 @@ mod tests {
         let text = read(&paths[1]);
         assert_eq!(text.len(), HOLD + 5);
         assert!(text.ends_with("x\nend\n"));
+    }
+
+    #[test]
+    fn a_log_nobody_nudges_for_is_written_all_the_same() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.log");
+        let book = Logbook::start(vec![path.clone()]).expect("start");
+        book.log(0).send(b"done\n".to_vec(), true);
+        let deadline = std::time::Instant::now() + LATEST * 40;
+        while std::fs::read_to_string(&path).ok().as_deref() != Some("done\n") {
+            assert!(std::time::Instant::now() < deadline, "never written");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_sender_ahead_of_the_writer_waits_for_room_and_loses_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.log");
+        let book = Logbook::start(vec![path.clone()]).expect("start");
+        let log = book.log(0);
+        let lines: Vec<String> = (0..QUEUED * 3).map(|i| format!("{i}\n")).collect();
+        for line in &lines {
+            log.send(line.clone().into_bytes(), false);
+        }
+        assert!(book.settle_all().is_empty());
+        assert_eq!(std::fs::read_to_string(&path).expect("a"), lines.concat());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Running a pipeline: the plan, the scheduler, and each step's process.
 
+mod background;
 mod cached;
 mod job;
 mod logbook;
@@ -13,6 +14,7 @@ mod scheduler;
 mod signal;
 mod spawn;
 
+pub(crate) use background::{give_way, GiveWay};
 pub use logbook::JobLog;
 pub use outcome::{JobResult, Outcome, SkipReason, StepEnd};
 pub use plan::{Plan, PlanError, PlannedJob, RunOptions};

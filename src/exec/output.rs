@@ -6,7 +6,7 @@ use super::logbook::{JobLog, LogWriter};
 use super::Observer;
 use crate::secrets::{MaskStream, SecretSet};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use std::io::{self, PipeReader, Read};
+use std::io::{self, PipeReader, PipeWriter, Read};
 use std::os::fd::BorrowedFd;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -178,6 +178,11 @@ impl Pump {
 /// `exited` (the step's pidfd) tells: no thread per step, and the output
 /// read the moment it comes.
 ///
+/// `held` is parity's own copy of the pipe's write end, closed once the
+/// step has exited. Without it, the pipe closing early in the shell's exit
+/// woke this thread, which then slept again in `waitpid` until the exit was
+/// complete: two wake-ups a step where one will do (bench/README.md).
+///
 /// Once the step has exited, the pipe is read until it closes, which it
 /// does at once unless something the step left running in the background
 /// holds it (or, for a moment, a process another thread of parity is
@@ -185,11 +190,13 @@ impl Pump {
 /// [`HELD_OPEN`], a [`Pump`] goes on reading it for the job's log.
 pub(crate) fn follow(
     mut pipe: PipeReader,
+    held: PipeWriter,
     exited: BorrowedFd<'_>,
     sink: Arc<JobSink>,
 ) -> io::Result<Option<Pump>> {
     let mut lines = LineReader::new(sink);
     let mut exited_at: Option<Instant> = None;
+    let mut held = Some(held);
     loop {
         let mut fds = [
             PollFd::new(&pipe, PollFlags::IN),
@@ -210,6 +217,7 @@ pub(crate) fn follow(
         }
         if exited_at.is_none() && !fds[1].revents().is_empty() {
             exited_at = Some(Instant::now());
+            drop(held.take());
         }
         if !fds[0].revents().is_empty() {
             // Readable or hung up: this read does not block.

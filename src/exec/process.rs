@@ -49,7 +49,7 @@ pub(crate) struct StepProcess {
 impl StepProcess {
     /// Starts the step with stdout and stderr both on `output`, so its lines
     /// keep their order, and stdin closed: steps run unattended, as in CI.
-    pub(crate) fn spawn(step: &StepCommand<'_>, output: PipeWriter) -> io::Result<StepProcess> {
+    pub(crate) fn spawn(step: &StepCommand<'_>, output: &PipeWriter) -> io::Result<StepProcess> {
         let (program, options) = step
             .shell
             .split_first()

@@ -300,6 +300,7 @@ impl Scheduler<'_> {
             if board.done {
                 return;
             }
+            self.logbook.nudge();
             board = self
                 .work
                 .wait(board)

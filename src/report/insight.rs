@@ -7,7 +7,7 @@ use super::fingerprint::{self, Fingerprint};
 use super::record::{Invocation, RecordInputs, RunRecord, ServiceTiming};
 use super::recorder::Recorder;
 use super::{html, junit, runs, RunDir};
-use crate::exec::{Observer, Plan, RunSummary};
+use crate::exec::{give_way, GiveWay, Observer, Plan, RunSummary};
 use crate::pipeline::Pipeline;
 use crate::secrets::SecretSet;
 use std::path::{Path, PathBuf};
@@ -21,16 +21,6 @@ pub struct Insight {
     pruning: Option<JoinHandle<()>>,
     secrets: SecretSet,
     root: PathBuf,
-}
-
-/// Lowers the calling thread's CPU priority by 10: the record's
-/// housekeeping (the fingerprint's probes, deleting old runs) must not take
-/// a CPU from the pipeline's own steps. On two cores it did, delaying the
-/// first job by milliseconds. Linux keeps the nice value per thread, and
-/// what the thread starts inherits it.
-fn give_way_to_the_jobs() {
-    // At worst the housekeeping competes as before.
-    let _ = rustix::process::nice(10);
 }
 
 /// What the run did, for [`Insight::finish`].
@@ -73,7 +63,7 @@ impl Insight {
         let fingerprint = std::thread::Builder::new()
             .name("parity-fingerprint".into())
             .spawn(move || {
-                give_way_to_the_jobs();
+                give_way(GiveWay::Always);
                 Fingerprint::collect(&inputs)
             })
             .ok();
@@ -85,7 +75,7 @@ impl Insight {
         let pruning = std::thread::Builder::new()
             .name("parity-prune".into())
             .spawn(move || {
-                give_way_to_the_jobs();
+                give_way(GiveWay::Always);
                 runs::prune(&root, keep, &current);
             })
             .ok();
@@ -131,20 +121,35 @@ impl Insight {
             fingerprint,
             secrets: &self.secrets,
         });
-        if let Err(e) = record.write(&run.run_dir.path) {
-            warn.warn(&format!("{e}: {}", source_text(&e)));
-        }
-        let report = junit::build(&record, self.recorder.started_at(), &timings);
-        let in_dir = run.run_dir.path.join(junit::FILE_NAME);
-        if let Err(e) = junit::write(&report, &in_dir) {
-            warn.warn(&format!("cannot write {}: {e}", in_dir.display()));
-        }
-        if is_ci::cached() {
-            let page = run.run_dir.path.join(html::FILE_NAME);
-            if let Err(e) = html::write(&record, &run.run_dir.path, &page) {
-                warn.warn(&format!("cannot write {}: {e}", page.display()));
+        // The files are independent, and the run's end waits for them all:
+        // `run.json` is written beside the others (a millisecond or two
+        // for 200 jobs).
+        let report = std::thread::scope(|scope| {
+            let beside = std::thread::Builder::new()
+                .name("parity-record".into())
+                .spawn_scoped(scope, || record.write(&run.run_dir.path));
+            let report = junit::build(&record, self.recorder.started_at(), &timings);
+            let in_dir = run.run_dir.path.join(junit::FILE_NAME);
+            if let Err(e) = junit::write(&report, &in_dir) {
+                warn.warn(&format!("cannot write {}: {e}", in_dir.display()));
             }
-        }
+            if is_ci::cached() {
+                let page = run.run_dir.path.join(html::FILE_NAME);
+                if let Err(e) = html::write(&record, &run.run_dir.path, &page) {
+                    warn.warn(&format!("cannot write {}: {e}", page.display()));
+                }
+            }
+            let written = match beside {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => record.write(&run.run_dir.path),
+            };
+            if let Err(e) = written {
+                warn.warn(&format!("{e}: {}", source_text(&e)));
+            }
+            report
+        });
         if let Some(pruning) = self.pruning {
             let _ = pruning.join();
         }
