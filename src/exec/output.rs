@@ -12,7 +12,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The most one read takes from a step's pipe.
 const CHUNK: usize = 64 * 1024;
+/// A step's first read: most steps write little, and a buffer of `CHUNK`
+/// cost zeroing 64 KiB for every step. A read that fills the buffer doubles
+/// it, up to `CHUNK`.
+const FIRST_READ: usize = 4 * 1024;
 /// A line longer than this is passed on in pieces rather than held forever.
 const MAX_LINE: usize = 64 * 1024;
 
@@ -106,8 +111,8 @@ impl LineReader {
         LineReader {
             mask: sink.secrets.stream(),
             sink,
-            buf: vec![0u8; CHUNK],
-            masked: Vec::with_capacity(CHUNK),
+            buf: vec![0u8; FIRST_READ],
+            masked: Vec::new(),
             partial: Vec::new(),
         }
     }
@@ -122,6 +127,9 @@ impl LineReader {
                     self.masked.clear();
                     self.mask.push(&self.buf[..n], &mut self.masked);
                     self.sink.write(&self.masked, &mut self.partial, false);
+                    if n == self.buf.len() && n < CHUNK {
+                        self.buf.resize(n * 2, 0);
+                    }
                     return true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

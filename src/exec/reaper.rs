@@ -58,6 +58,12 @@ pub(crate) struct ProcInfo {
 /// step started still descends from parity: another program's processes
 /// never pass for the job's, whatever their group or environment says.
 pub(crate) fn leftovers(marker: &str, since: i32, groups: &[Target]) -> Vec<ProcInfo> {
+    // Every living descendant of parity has a living chain of parents up to
+    // one of parity's children (orphans come to parity, the subreaper):
+    // with no child at all, nothing can be left, and nothing is read.
+    if !has_children() {
+        return Vec::new();
+    }
     let me = std::process::id() as i32;
     matching(marker, since, groups)
         .filter(|(_, stat)| descends_from(stat.ppid, me))
