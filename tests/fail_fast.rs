@@ -112,3 +112,47 @@ fn keep_going_runs_independent_jobs_and_skips_dependents_of_the_failure() {
         "a dependent of the failure ran\n{out}"
     );
 }
+
+#[test]
+fn a_failure_skips_what_needs_it_down_the_chain_wherever_the_file_puts_it() {
+    // Dependents before their needs in the file, a job with two needs, and
+    // a chain of two below the failure.
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.deploy]
+            needs = ["package"]
+            run = "touch deploy-ran"
+            [jobs.package]
+            needs = ["test", "lint"]
+            run = "touch package-ran"
+            [jobs.test]
+            needs = ["build"]
+            run = "exit 1"
+            [jobs.lint]
+            run = "sleep 0.3; touch lint-ran"
+            [jobs.docs]
+            needs = ["build", "lint"]
+            run = "test -e lint-ran && touch docs-ran"
+            [jobs.build]
+            run = "true"
+            "#,
+        )
+        .args(["run", "--keep-going", "--jobs", "2"])
+        .run();
+    out.status(1)
+        .result("build", "passed")
+        .result("test", "failed")
+        .result("lint", "passed")
+        .result("docs", "passed")
+        .result("package", "skipped")
+        .detail("package", "needs `test`, which did not pass")
+        .result("deploy", "skipped")
+        .detail("deploy", "needs `package`, which did not pass");
+    assert!(out.exists("docs-ran"), "{out}");
+    assert!(
+        !out.exists("package-ran") && !out.exists("deploy-ran"),
+        "a dependent of the failure ran\n{out}"
+    );
+}

@@ -352,8 +352,6 @@ impl JobRun {
             );
             process
         };
-        // The shell runs: a good moment for the log thread to write.
-        self.log.nudge();
         let process_pid = process.pid();
         let status = match process.exit_fd() {
             Some(exited) => {

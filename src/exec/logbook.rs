@@ -9,13 +9,16 @@
 //! (a failing job's output on a terminal, the cache storing a passed job's
 //! log) first waits for it with [`JobLog::settled`].
 //!
-//! Handing a log over does not wake the log thread: [`Logbook::nudge`]
-//! does, once the worker has started the next step. Woken at the job's end,
+//! Handing a log over does not wake the log thread. Woken at a job's end,
 //! the log thread was runnable on the worker's CPU just as the worker
 //! started the next shell, and the kernel then placed the shell on the
-//! other CPU, cold, at most job ends (bench/README.md). Waiting for a log
-//! nudges too, and so does a worker about to wait for work; between
-//! nudges the thread looks every [`LATEST`].
+//! other CPU, cold, at most job ends. Woken once the next shell ran, it
+//! made the worker, which had just been woken by the shell's `exec`, pay
+//! for waking another CPU while the shell waited to finish its `exec`
+//! (bench/README.md). While logs keep coming, the thread looks every
+//! [`LATEST`] instead, on its own timer; after a quiet spell it sleeps, and
+//! the first log handed over after that wakes it. Waiting for a log wakes
+//! it too, and so does a worker about to wait for work.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -34,7 +37,7 @@ const QUEUED: usize = 16;
 
 /// How long a log handed over may wait for a nudge that does not come
 /// (a job whose services take a while to start).
-const LATEST: Duration = Duration::from_millis(50);
+const LATEST: Duration = Duration::from_millis(10);
 
 /// Bytes for one job's log; `last` closes the file once they are written.
 struct Entry {
@@ -84,6 +87,9 @@ struct Book {
     /// False once the logbook is gone: the thread writes what is queued
     /// and ends.
     open: bool,
+    /// The thread sleeps until woken, nothing having come for [`LATEST`]:
+    /// the next log handed over wakes it.
+    asleep: bool,
 }
 
 impl Shared {
@@ -111,6 +117,7 @@ impl Logbook {
                 queue: VecDeque::new(),
                 progress: (0..paths.len()).map(|_| Progress::default()).collect(),
                 open: true,
+                asleep: false,
             }),
             nudged: Condvar::new(),
             written: Condvar::new(),
@@ -144,8 +151,8 @@ impl Logbook {
         }
     }
 
-    /// Has the log thread write what was handed over: call once the
-    /// moment is good (the next step started, the worker is idle).
+    /// Has the log thread write what was handed over now: call when the
+    /// moment is good (the worker is about to wait).
     pub(crate) fn nudge(&self) {
         if !self.shared.lock().queue.is_empty() {
             self.shared.nudged.notify_one();
@@ -229,6 +236,9 @@ impl JobLog {
             bytes,
             last,
         });
+        if state.asleep {
+            shared.nudged.notify_one();
+        }
     }
 
     /// See [`Logbook::nudge`].
@@ -366,9 +376,20 @@ impl Writer {
                 if !state.open {
                     return;
                 }
-                state = match shared.nudged.wait_timeout(state, LATEST) {
-                    Ok((guard, _)) => guard,
-                    Err(poisoned) => poisoned.into_inner().0,
+                state = if state.asleep {
+                    let mut state = match shared.nudged.wait(state) {
+                        Ok(guard) => guard,
+                        Err(poisoned) => poisoned.into_inner(),
+                    };
+                    state.asleep = false;
+                    state
+                } else {
+                    let mut state = match shared.nudged.wait_timeout(state, LATEST) {
+                        Ok((guard, _)) => guard,
+                        Err(poisoned) => poisoned.into_inner().0,
+                    };
+                    state.asleep = state.queue.is_empty() && state.open;
+                    state
                 };
                 continue;
             };
@@ -457,12 +478,22 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("a.log");
         let book = Logbook::start(vec![path.clone()]).expect("start");
-        book.log(0).send(b"done\n".to_vec(), true);
-        let deadline = std::time::Instant::now() + LATEST * 40;
-        while std::fs::read_to_string(&path).ok().as_deref() != Some("done\n") {
-            assert!(std::time::Instant::now() < deadline, "never written");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let log = book.log(0);
+        let written = |text: &str| {
+            let deadline = std::time::Instant::now() + LATEST * 40;
+            while std::fs::read_to_string(&path).ok().as_deref() != Some(text) {
+                assert!(std::time::Instant::now() < deadline, "never written");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        };
+        // While logs come, the thread looks on its own.
+        log.send(b"one\n".to_vec(), false);
+        written("one\n");
+        // After a quiet spell it sleeps, and the next log wakes it.
+        std::thread::sleep(LATEST * 5);
+        assert!(book.shared.lock().asleep, "asleep after a quiet spell");
+        log.send(b"two\n".to_vec(), true);
+        written("one\ntwo\n");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::signal::SignalGuard;
 use super::Observer;
 use crate::exit_code;
 use crate::secrets::SecretSet;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -78,9 +78,20 @@ struct Running {
 /// timeouts) and the workers. A worker whose job ends settles it and starts
 /// what may start next itself, then runs the next job straight away: no
 /// thread hand-off between two jobs.
+///
+/// The board is kept by events rather than by looking at every job after
+/// each one ends, which cost a run of thousands of jobs time quadratic in
+/// their number: a job's outcome counts down its dependents' `waiting`,
+/// and names them for settling when it keeps them from running.
 struct Board {
     outcomes: Vec<Option<(Outcome, Duration)>>,
     running: BTreeMap<usize, Running>,
+    /// For each job, its needs without an outcome yet.
+    waiting: Vec<usize>,
+    /// Jobs that may start: every need has an outcome.
+    ready: BTreeSet<usize>,
+    /// Pending jobs that may have to be settled without running.
+    unsettled: BTreeSet<usize>,
     /// Started jobs no worker has taken yet.
     queue: VecDeque<usize>,
     stopping: Option<SkipReason>,
@@ -92,6 +103,8 @@ struct Board {
 /// The board and what it needs to start jobs.
 struct Scheduler<'a> {
     plan: &'a Plan,
+    /// For each job, the jobs that need it.
+    dependents: Vec<Vec<usize>>,
     ctx: &'a RunContext,
     observer: &'a Arc<dyn Observer>,
     logbook: Arc<Logbook>,
@@ -120,14 +133,27 @@ pub fn run(
     })?;
 
     let count = plan.jobs.len();
+    let mut dependents = vec![Vec::new(); count];
+    for (index, job) in plan.jobs.iter().enumerate() {
+        for &need in &job.needs {
+            dependents[need].push(index);
+        }
+    }
+    let waiting: Vec<usize> = plan.jobs.iter().map(|job| job.needs.len()).collect();
     let scheduler = Scheduler {
         plan,
+        dependents,
         ctx,
         observer: &observer,
         logbook: Logbook::start(ctx.logs.clone())?,
         board: Mutex::new(Board {
             outcomes: vec![None; count],
             running: BTreeMap::new(),
+            ready: (0..count).filter(|&index| waiting[index] == 0).collect(),
+            unsettled: (0..count)
+                .filter(|&index| plan.jobs[index].skip.is_some())
+                .collect(),
+            waiting,
             queue: VecDeque::new(),
             stopping: None,
             interrupts: 0,
@@ -354,7 +380,23 @@ impl Scheduler<'_> {
                 other.control.stop(Stop::Cancelled);
             }
         }
+        self.settle(board, index, outcome, duration);
+    }
+
+    /// Gives a job its outcome and tells the jobs that need it.
+    fn settle(&self, board: &mut Board, index: usize, outcome: Outcome, duration: Duration) {
+        let blocks = !outcome.lets_dependents_run() && !outcome.was_stopped();
         board.outcomes[index] = Some((outcome, duration));
+        board.ready.remove(&index);
+        for &dependent in &self.dependents[index] {
+            board.waiting[dependent] -= 1;
+            if board.waiting[dependent] == 0 {
+                board.ready.insert(dependent);
+            }
+            if blocks {
+                board.unsettled.insert(dependent);
+            }
+        }
     }
 
     /// Settles every pending job that can be settled and queues what may
@@ -365,34 +407,45 @@ impl Scheduler<'_> {
         let pending = |board: &Board, index: usize| {
             board.outcomes[index].is_none() && !board.running.contains_key(&index)
         };
+        if board.stopping.is_some() {
+            let stopped = (0..self.plan.jobs.len()).filter(|&index| pending(board, index));
+            board.unsettled.extend(stopped.collect::<Vec<_>>());
+        }
         // Settle first (a skip can settle the jobs that need it), so that
         // skips are announced before the output of the jobs that start.
-        let mut progressed = true;
-        while progressed {
-            progressed = false;
-            for index in 0..self.plan.jobs.len() {
-                if !pending(board, index) {
-                    continue;
-                }
-                if let Some(outcome) = self.settlement(board, index) {
-                    released.push(index);
-                    self.observer
-                        .job_finished(index, &outcome, Duration::ZERO, None);
-                    board.outcomes[index] = Some((outcome, Duration::ZERO));
-                    progressed = true;
-                }
+        // In passes over the jobs in order, as if each pass looked at every
+        // job: a job settled late in a pass settles the jobs after it in
+        // the same pass and those before it in the next.
+        let mut from = 0;
+        while let Some(index) = board
+            .unsettled
+            .range(from..)
+            .next()
+            .or_else(|| board.unsettled.first())
+            .copied()
+        {
+            board.unsettled.remove(&index);
+            from = index + 1;
+            if !pending(board, index) {
+                continue;
+            }
+            if let Some(outcome) = self.settlement(board, index) {
+                released.push(index);
+                self.observer
+                    .job_finished(index, &outcome, Duration::ZERO, None);
+                self.settle(board, index, outcome, Duration::ZERO);
             }
         }
         let mut queued = 0;
         let mut timed = false;
-        for (index, job) in self.plan.jobs.iter().enumerate() {
-            if board.running.len() >= parallelism {
+        while board.running.len() < parallelism {
+            let Some(index) = board.ready.pop_first() else {
                 break;
-            }
-            let ready = job.needs.iter().all(|&n| board.outcomes[n].is_some());
-            if !pending(board, index) || !ready {
+            };
+            if !pending(board, index) {
                 continue;
             }
+            let job = &self.plan.jobs[index];
             let deadline = job.timeout.map(|limit| (Instant::now() + limit, limit));
             timed |= deadline.is_some();
             self.observer.job_started(index);
