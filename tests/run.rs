@@ -343,3 +343,34 @@ fn a_log_that_cannot_be_written_is_a_warning_and_the_output_still_shows() {
         .stderr_contains("cannot write")
         .stderr_contains("vanish.log");
 }
+
+/// One worker runs job after job through the same pipe when nothing else
+/// holds it: each job's log and lines still hold its own output only, the
+/// last line of each, without a newline, included.
+#[test]
+fn jobs_run_one_after_another_keep_their_output_apart() {
+    let mut pipeline = String::from("version = 1\n");
+    for n in 0..12 {
+        pipeline.push_str(&format!(
+            "[jobs.j{n:02}]\nrun = [\"echo out-{n}; echo err-{n} >&2\", \"printf last-{n}\"]\n"
+        ));
+    }
+    let out = Test::new()
+        .pipeline(&pipeline)
+        .args(["run", "--jobs", "1"])
+        .run();
+    out.status(0);
+    for n in 0..12 {
+        let log = out.log(&format!("j{n:02}"));
+        let own: Vec<&str> = log.lines().filter(|l| !l.starts_with("$ ")).collect();
+        assert_eq!(
+            own,
+            [format!("out-{n}"), format!("err-{n}"), format!("last-{n}")],
+            "j{n:02}.log:\n{log}"
+        );
+        assert!(
+            out.stdout.contains(&format!("[j{n:02}] last-{n}\n")),
+            "{out}"
+        );
+    }
+}

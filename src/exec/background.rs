@@ -2,12 +2,11 @@
 //! pruning old runs, taking the fingerprint) give the steps the CPU first.
 //!
 //! Linux's fair scheduler lets a thread that wakes up preempt the thread
-//! running on its CPU. The log thread wakes when a job ends, just as the
-//! worker starts the next one: on a 2-core machine `perf` saw it preempt
-//! the worker at 170 of 200 job ends, 13 ms in all, on the path from one
-//! step to the next (bench/README.md). A `SCHED_BATCH` thread keeps its
-//! fair share of the CPU but never preempts on waking, so the log thread
-//! now runs while the worker waits for the step.
+//! running on its CPU. Woken when a job ended, the log thread preempted the
+//! worker just as it started the next job: on a 2-core machine `perf` saw it
+//! at 170 of 200 job ends, 13 ms in all, on the path from one step to the
+//! next (bench/README.md). A `SCHED_BATCH` thread keeps its fair share of
+//! the CPU but never preempts on waking.
 
 use std::io;
 

@@ -3,7 +3,7 @@
 
 use super::logbook::JobLog;
 use super::outcome::{Outcome, StepEnd};
-use super::output::{self, JobSink, Pump};
+use super::output::{JobSink, Pump, StepOutput};
 use super::plan::PlannedJob;
 use super::process::{self, StepCommand, StepProcess, Target};
 use super::reaper::{self, MARKER_VAR};
@@ -13,7 +13,7 @@ use crate::secrets::SecretSet;
 use crate::services::ServicePool;
 use std::os::fd::AsFd;
 use std::os::unix::process::ExitStatusExt;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,6 +34,9 @@ pub(crate) struct JobControl {
     current: Mutex<Option<i32>>,
     /// The job's first step pid: its leftovers all have larger pids.
     first_pid: AtomicI32,
+    /// The last step to end left parity with no child process at all:
+    /// nothing of the job's can be left.
+    left_alone: AtomicBool,
     /// The process group of every step that ended: a leftover that
     /// cleared its environment (`env -i`) is still found in its step's group.
     groups: Mutex<Vec<Target>>,
@@ -333,7 +336,8 @@ impl JobRun {
         sink: &Arc<JobSink>,
         pumps: &mut Vec<Pump>,
     ) -> Result<(), StepEnd> {
-        let (reader, writer) = std::io::pipe().map_err(|e| StepEnd::NotStarted(e.to_string()))?;
+        let mut output =
+            StepOutput::open(Arc::clone(sink)).map_err(|e| StepEnd::NotStarted(e.to_string()))?;
         let process = {
             let mut current = lock(&self.control.current);
             // Checked under the lock `stop` reads the group with, so a stop
@@ -341,9 +345,10 @@ impl JobRun {
             if self.control.stopped().is_some() {
                 return Err(StepEnd::NotStarted("the job was stopped".into()));
             }
-            let process = StepProcess::spawn(command, &writer)
+            let process = StepProcess::spawn(command, output.writer())
                 .map_err(|e| StepEnd::NotStarted(spawn_error(command, &e)))?;
             *current = Some(process.pid());
+            self.control.left_alone.store(false, Ordering::Relaxed);
             let _ = self.control.first_pid.compare_exchange(
                 0,
                 process.pid(),
@@ -355,15 +360,19 @@ impl JobRun {
         let process_pid = process.pid();
         let status = match process.exit_fd() {
             Some(exited) => {
-                let followed = output::follow(reader, writer, exited.as_fd(), Arc::clone(sink));
+                let followed = output.follow(exited.as_fd());
                 let status = process.wait();
-                pumps.extend(followed.map_err(|e| StepEnd::NotStarted(e.to_string()))?);
+                drop(exited);
+                let alone = reaper::alone();
+                self.control.left_alone.store(alone, Ordering::Relaxed);
+                let finished = followed.and_then(|()| output.finish(alone));
+                pumps.extend(finished.map_err(|e| StepEnd::NotStarted(e.to_string()))?);
                 status
             }
             None => {
                 // The pipe ends when the step and what it started close it.
-                drop(writer);
-                let pump = Pump::start(reader, Arc::clone(sink))
+                let pump = output
+                    .pump()
                     .map_err(|e| StepEnd::NotStarted(e.to_string()))?;
                 let status = process.wait();
                 // Normally the pipe closes with the step; give a moment for
@@ -395,6 +404,9 @@ impl JobRun {
     /// Stops what the job's steps left running, naming each, as GitHub
     /// Actions does when a job ends.
     fn stop_leftovers(&self, sink: &JobSink) {
+        if self.control.left_alone.load(Ordering::Relaxed) {
+            return;
+        }
         let left = self.control.leftovers();
         if left.is_empty() {
             return;

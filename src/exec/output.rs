@@ -6,6 +6,7 @@ use super::logbook::{JobLog, LogWriter};
 use super::Observer;
 use crate::secrets::{MaskStream, SecretSet};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use std::cell::RefCell;
 use std::io::{self, PipeReader, PipeWriter, Read};
 use std::os::fd::BorrowedFd;
 use std::sync::mpsc;
@@ -96,6 +97,16 @@ impl JobSink {
     }
 }
 
+/// What one read got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Got {
+    Some,
+    /// Nothing for now (a pipe read without blocking).
+    None,
+    /// The end of the stream.
+    End,
+}
+
 /// Turns a stream of output chunks into masked whole lines for a sink.
 struct LineReader {
     sink: Arc<JobSink>,
@@ -117,12 +128,11 @@ impl LineReader {
         }
     }
 
-    /// One `read` of `source`, passed on: false at the end of the stream
-    /// (or an error, which ends it too).
-    fn read_once(&mut self, source: &mut impl Read) -> bool {
+    /// One `read` of `source`, passed on.
+    fn read_once(&mut self, source: &mut impl Read) -> Got {
         loop {
             match source.read(&mut self.buf) {
-                Ok(0) => return false,
+                Ok(0) => return Got::End,
                 Ok(n) => {
                     self.masked.clear();
                     self.mask.push(&self.buf[..n], &mut self.masked);
@@ -130,10 +140,12 @@ impl LineReader {
                     if n == self.buf.len() && n < CHUNK {
                         self.buf.resize(n * 2, 0);
                     }
-                    return true;
+                    return Got::Some;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Got::None,
+                // An error ends the stream too.
+                Err(_) => return Got::End,
             }
         }
     }
@@ -165,7 +177,7 @@ impl Pump {
         std::thread::Builder::new()
             .name("parity-output".into())
             .spawn(move || {
-                while lines.read_once(&mut source) {}
+                while lines.read_once(&mut source) != Got::End {}
                 lines.finish();
                 let _ = tx.send(());
             })?;
@@ -182,61 +194,129 @@ impl Pump {
     }
 }
 
-/// Reads a step's pipe on the job's own thread until the step exits, as
-/// `exited` (the step's pidfd) tells: no thread per step, and the output
-/// read the moment it comes.
+/// A step's output, read on the job's own thread while the step runs: no
+/// thread per step, and the output read the moment it comes.
 ///
-/// `held` is parity's own copy of the pipe's write end, closed once the
-/// step has exited. Without it, the pipe closing early in the shell's exit
-/// woke this thread, which then slept again in `waitpid` until the exit was
-/// complete: two wake-ups a step where one will do (bench/README.md).
-///
-/// Once the step has exited, the pipe is read until it closes, which it
-/// does at once unless something the step left running in the background
-/// holds it (or, for a moment, a process another thread of parity is
-/// starting, which inherits it until its `exec`). Still open after
-/// [`HELD_OPEN`], a [`Pump`] goes on reading it for the job's log.
-pub(crate) fn follow(
-    mut pipe: PipeReader,
-    held: PipeWriter,
-    exited: BorrowedFd<'_>,
-    sink: Arc<JobSink>,
-) -> io::Result<Option<Pump>> {
-    let mut lines = LineReader::new(sink);
-    let mut exited_at: Option<Instant> = None;
-    let mut held = Some(held);
-    loop {
-        let mut fds = [
-            PollFd::new(&pipe, PollFlags::IN),
-            PollFd::new(&exited, PollFlags::IN),
-        ];
-        // After the exit, the pidfd stays readable: only the pipe is watched.
-        let (watched, timeout) = match exited_at {
-            None => (&mut fds[..], None),
-            Some(at) => {
-                let left = HELD_OPEN.saturating_sub(at.elapsed());
-                (&mut fds[..1], Timespec::try_from(left).ok())
+/// The pipe serves one step after another on the same thread while the
+/// steps leave nothing behind: making and closing a pipe for every step
+/// cost a tenth of the time between two steps (bench/README.md). parity
+/// holds the pipe's write end itself, so the pipe never ends while the step
+/// runs: the step's pidfd says when it exited, and what it wrote by then is
+/// in the pipe. Holding it also spares a wake-up: the pipe closing early in
+/// the shell's exit woke this thread, which then slept again in `waitpid`
+/// until the exit was complete.
+pub(crate) struct StepOutput {
+    /// Read without blocking: once the step has exited, what it left is
+    /// read until the pipe is empty.
+    reader: PipeReader,
+    writer: PipeWriter,
+    lines: LineReader,
+}
+
+thread_local! {
+    /// The pipe the thread's last step left unused by anything else.
+    static SPARE: RefCell<Option<(PipeReader, PipeWriter)>> = const { RefCell::new(None) };
+}
+
+impl StepOutput {
+    /// The thread's spare pipe, or a new one.
+    pub(crate) fn open(sink: Arc<JobSink>) -> io::Result<StepOutput> {
+        let (reader, writer) = match SPARE.take() {
+            Some(pipe) => pipe,
+            None => {
+                let (reader, writer) = io::pipe()?;
+                rustix::io::ioctl_fionbio(&reader, true)?;
+                (reader, writer)
             }
         };
-        match poll(watched, timeout.as_ref()) {
-            Ok(_) => {}
-            Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
-        }
-        if exited_at.is_none() && !fds[1].revents().is_empty() {
-            exited_at = Some(Instant::now());
-            drop(held.take());
-        }
-        if !fds[0].revents().is_empty() {
-            // Readable or hung up: this read does not block.
-            if !lines.read_once(&mut pipe) {
-                lines.finish();
-                return Ok(None);
+        Ok(StepOutput {
+            reader,
+            writer,
+            lines: LineReader::new(sink),
+        })
+    }
+
+    /// The end the step writes to.
+    pub(crate) fn writer(&self) -> &PipeWriter {
+        &self.writer
+    }
+
+    /// Reads until `exited` (the step's pidfd) says the step exited, and
+    /// then what it left in the pipe.
+    pub(crate) fn follow(&mut self, exited: BorrowedFd<'_>) -> io::Result<()> {
+        loop {
+            let mut fds = [
+                PollFd::new(&self.reader, PollFlags::IN),
+                PollFd::new(&exited, PollFlags::IN),
+            ];
+            match poll(&mut fds, None) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
             }
-        } else if exited_at.is_some_and(|at| at.elapsed() >= HELD_OPEN) {
-            return Pump::resume(pipe, lines).map(Some);
+            if !fds[1].revents().is_empty() {
+                while self.lines.read_once(&mut self.reader) == Got::Some {}
+                return Ok(());
+            }
+            if !fds[0].revents().is_empty() {
+                self.lines.read_once(&mut self.reader);
+            }
         }
     }
+
+    /// The step has exited and been reaped. When parity has no child
+    /// process left (`alone`), nothing else can hold the pipe (orphans come
+    /// to parity, the subreaper), and the thread keeps it for its next step.
+    /// Otherwise parity's write end is closed and the pipe read until it
+    /// closes, which it does at once unless something the step left running
+    /// in the background holds it (or, for a moment, a process another
+    /// thread of parity is starting, which inherits it until its `exec`).
+    /// Still open after [`HELD_OPEN`], a [`Pump`] goes on reading it for
+    /// the job's log.
+    pub(crate) fn finish(self, alone: bool) -> io::Result<Option<Pump>> {
+        let StepOutput {
+            mut reader,
+            writer,
+            mut lines,
+        } = self;
+        if alone {
+            lines.finish();
+            SPARE.set(Some((reader, writer)));
+            return Ok(None);
+        }
+        drop(writer);
+        let since = Instant::now();
+        loop {
+            let left = HELD_OPEN.saturating_sub(since.elapsed());
+            let mut fds = [PollFd::new(&reader, PollFlags::IN)];
+            match poll(&mut fds, Timespec::try_from(left).ok().as_ref()) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if !fds[0].revents().is_empty() {
+                if lines.read_once(&mut reader) == Got::End {
+                    lines.finish();
+                    return Ok(None);
+                }
+            } else if since.elapsed() >= HELD_OPEN {
+                return pump(reader, lines).map(Some);
+            }
+        }
+    }
+
+    /// A thread reads the output until every writer closed the pipe: for
+    /// a step whose exit parity cannot watch (no pidfd).
+    pub(crate) fn pump(self) -> io::Result<Pump> {
+        let StepOutput { reader, lines, .. } = self;
+        pump(reader, lines)
+    }
+}
+
+/// Hands a step's pipe, parity's write end closed, to a [`Pump`].
+fn pump(reader: PipeReader, lines: LineReader) -> io::Result<Pump> {
+    rustix::io::ioctl_fionbio(&reader, false)?;
+    Pump::resume(reader, lines)
 }
 
 /// How long a step's pipe may stay open after the step exited before

@@ -177,6 +177,14 @@ pub(crate) fn unclaimed_orphans() -> Vec<ProcInfo> {
         .collect()
 }
 
+/// Whether parity has no child process, living or exited: then nothing a
+/// step started is left, since every living descendant of parity has a
+/// living chain of parents up to one of parity's children (orphans come to
+/// parity, the subreaper).
+pub(crate) fn alone() -> bool {
+    !has_children()
+}
+
 /// Whether parity has a child process, living or exited, started by any
 /// of its threads or adopted as a subreaper.
 fn has_children() -> bool {

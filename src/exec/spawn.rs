@@ -5,8 +5,10 @@
 //! every job. For each spawn, `Command` copies parity's whole environment
 //! into a map and back into a fresh array, and `posix_spawnp` tries each
 //! PATH entry with an `execve` in the child while parity waits. Here the
-//! shell is looked up once per run, and the environment goes straight into
-//! the array the exec reads: about 40 µs less per step (bench/README.md).
+//! shell is looked up once per run, the environment goes straight into
+//! the array the exec reads (about 40 µs less per step, bench/README.md),
+//! and a thread's file actions serve its next spawn into the same pipe and
+//! directory.
 
 use nix::fcntl::OFlag;
 use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
@@ -14,9 +16,10 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::ffi::{CStr, CString, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -46,14 +49,46 @@ impl Spawn<'_> {
             .map(c_string)
             .collect::<io::Result<Vec<_>>>()?;
         let envp = environment(self.env)?;
+        PREPARED.with_borrow_mut(|prepared| {
+            let ready = match prepared.take() {
+                Some(p) if p.output == output.as_raw_fd() && p.cwd == self.cwd => p,
+                _ => Prepared::new(output.as_raw_fd(), self.cwd)?,
+            };
+            let spawned = posix_spawn(path.as_path(), &ready.actions, &ready.attr, &argv, &envp);
+            *prepared = Some(ready);
+            Ok(spawned?)
+        })
+    }
+}
 
+thread_local! {
+    /// What the thread's last spawn was prepared with: a worker's steps
+    /// mostly write to the same pipe and start in the same directory, and
+    /// glibc checks the file limit (`getrlimit`) for each file action it
+    /// is given.
+    static PREPARED: RefCell<Option<Prepared>> = const { RefCell::new(None) };
+}
+
+/// File actions and attributes for spawns writing to `output` in `cwd`.
+struct Prepared {
+    output: RawFd,
+    cwd: PathBuf,
+    actions: PosixSpawnFileActions,
+    attr: PosixSpawnAttr,
+}
+
+impl Prepared {
+    /// The program's stdout and stderr on `output`, stdin on /dev/null,
+    /// in `cwd`, leading a new process group; signals start out unblocked
+    /// and at their defaults (SIGPIPE, which Rust ignores, too).
+    fn new(output: RawFd, cwd: &Path) -> io::Result<Prepared> {
         let mut actions = PosixSpawnFileActions::init()?;
         // stdin last: when parity itself was started without one, `output`
         // may be fd 0.
-        actions.add_dup2(output.as_raw_fd(), 1)?;
-        actions.add_dup2(output.as_raw_fd(), 2)?;
+        actions.add_dup2(output, 1)?;
+        actions.add_dup2(output, 2)?;
         actions.add_open(0, "/dev/null", OFlag::O_RDONLY, Mode::empty())?;
-        add_chdir(&mut actions, self.cwd)?;
+        add_chdir(&mut actions, cwd)?;
 
         let mut attr = PosixSpawnAttr::init()?;
         attr.set_flags(
@@ -66,8 +101,12 @@ impl Spawn<'_> {
         let mut defaults = SigSet::empty();
         defaults.add(Signal::SIGPIPE);
         attr.set_sigdefault(&defaults)?;
-
-        Ok(posix_spawn(path.as_path(), &actions, &attr, &argv, &envp)?)
+        Ok(Prepared {
+            output,
+            cwd: cwd.to_owned(),
+            actions,
+            attr,
+        })
     }
 }
 
@@ -262,6 +301,39 @@ mod tests {
         assert_eq!(lines[1], "seen");
         assert_eq!(lines[2].trim(), pid.to_string());
         assert_eq!(lines[3], "err");
+    }
+
+    #[test]
+    fn spawns_one_after_another_start_each_where_it_was_told() {
+        let dirs = [
+            tempfile::tempdir().expect("tempdir"),
+            tempfile::tempdir().expect("tempdir"),
+        ];
+        let (mut reader, writer) = std::io::pipe().expect("pipe");
+        // The same pipe, the directory changing: nothing prepared for one
+        // spawn may stick to the next.
+        for dir in dirs.iter().chain(dirs.iter().rev()) {
+            let spawn = Spawn {
+                program: "sh",
+                args: &["-c", "pwd"],
+                cwd: dir.path(),
+                env: &[],
+            };
+            let pid = spawn
+                .start(std::os::fd::AsFd::as_fd(&writer))
+                .expect("start");
+            assert_eq!(wait(pid).expect("wait").code(), Some(0));
+        }
+        drop(writer);
+        let mut output = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut output).expect("read");
+        let expected: Vec<PathBuf> = dirs
+            .iter()
+            .chain(dirs.iter().rev())
+            .map(|d| d.path().canonicalize().expect("canonicalize"))
+            .collect();
+        let seen: Vec<PathBuf> = output.lines().map(PathBuf::from).collect();
+        assert_eq!(seen, expected);
     }
 
     #[test]
