@@ -5,7 +5,9 @@
 use super::record::{JobRecord, RunRecord, StepRecord};
 use super::recorder::JobTiming;
 use chrono::{DateTime, FixedOffset, Utc};
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite, XmlString,
+};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -19,10 +21,35 @@ pub(crate) fn build(record: &RunRecord, started_at: SystemTime, timings: &[JobTi
     let start: DateTime<FixedOffset> = DateTime::<Utc>::from(started_at).fixed_offset();
     report.set_timestamp(start);
     report.set_time(Duration::from_millis(record.duration_ms));
+    let mut results = Results::default();
     for (index, job) in record.jobs.iter().enumerate() {
-        report.add_test_suite(suite(job, start, timings.get(index)));
+        report.add_test_suite(suite(job, start, timings.get(index), &mut results));
     }
     report
+}
+
+/// The `result` property's name and values, converted once: quick-junit
+/// scans every string it is given for terminal escapes, which made up a
+/// quarter of a 200-job report's cost, and most of these repeat.
+#[derive(Default)]
+struct Results {
+    key: Option<XmlString>,
+    values: Vec<(String, XmlString)>,
+}
+
+impl Results {
+    fn property(&mut self, result: &str) -> Property {
+        let key = self.key.get_or_insert_with(|| XmlString::new("result"));
+        let value = match self.values.iter().find(|(text, _)| text == result) {
+            Some((_, value)) => value.clone(),
+            None => {
+                let value = XmlString::new(result);
+                self.values.push((result.to_owned(), value.clone()));
+                value
+            }
+        };
+        Property::new(key.clone(), value)
+    }
 }
 
 /// Writes the report to `path`.
@@ -38,15 +65,17 @@ fn suite(
     job: &JobRecord,
     run_start: DateTime<FixedOffset>,
     timing: Option<&JobTiming>,
+    results: &mut Results,
 ) -> TestSuite {
-    let mut suite = TestSuite::new(job.name.as_str());
+    let name = XmlString::new(&job.name);
+    let mut suite = TestSuite::new(name.clone());
     if let Some(start) = job.start_ms {
         suite.set_timestamp(
             run_start + chrono::Duration::milliseconds(i64::try_from(start).unwrap_or(0)),
         );
     }
     suite.set_time(Duration::from_millis(job.duration_ms));
-    suite.add_property(Property::new("result", job.result.as_str()));
+    suite.add_property(results.property(&job.result));
     if job.cache_hit {
         suite.add_property(Property::new("cache", "hit"));
     }
@@ -57,12 +86,17 @@ fn suite(
         let output = timing
             .and_then(|t| t.steps.iter().rev().find(|s| s.index == step.index))
             .map(|s| (s.output.as_slice(), s.truncated));
-        suite.add_test_case(case(job, step, output));
+        suite.add_test_case(case(job, &name, step, output));
     }
     suite
 }
 
-fn case(job: &JobRecord, step: &StepRecord, output: Option<(&[u8], bool)>) -> TestCase {
+fn case(
+    job: &JobRecord,
+    classname: &XmlString,
+    step: &StepRecord,
+    output: Option<(&[u8], bool)>,
+) -> TestCase {
     let status = match step.result.as_str() {
         "passed" => TestCaseStatus::success(),
         "failed" | "timed_out" => {
@@ -105,7 +139,7 @@ fn case(job: &JobRecord, step: &StepRecord, output: Option<(&[u8], bool)>) -> Te
         }
     };
     let mut case = TestCase::new(name(step), status);
-    case.set_classname(job.name.as_str());
+    case.set_classname(classname.clone());
     if let (Some(start), Some(end)) = (step.start_ms, step.end_ms) {
         case.set_time(Duration::from_millis(end.saturating_sub(start)));
     }
