@@ -13,7 +13,7 @@ use std::time::Instant;
 const CHUNK: usize = 64 * 1024;
 
 /// Runs `job`, or replays it when the cache has its result.
-pub(crate) fn run(cache: Option<&CacheSession>, job: JobRun) -> Outcome {
+pub(crate) fn run(cache: Option<&CacheSession>, job: JobRun<'_>) -> Outcome {
     let Some(cache) = cache else {
         return job.run();
     };
@@ -42,7 +42,7 @@ pub(crate) fn run(cache: Option<&CacheSession>, job: JobRun) -> Outcome {
 
 /// Writes the cached log to this run's log file and shows it as the job's
 /// output, masked with this machine's secrets.
-fn replay(job: &JobRun, hit: &Hit) {
+fn replay(job: &JobRun<'_>, hit: &Hit) {
     let mut note = format!(
         "parity: cached: replaying the log of an earlier run (key {}",
         &hit.key[..hit.key.len().min(16)]

@@ -112,11 +112,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Everything a job thread needs.
-pub(crate) struct JobRun {
+pub(crate) struct JobRun<'a> {
     pub(crate) index: usize,
-    pub(crate) job: PlannedJob,
+    pub(crate) job: &'a PlannedJob,
     /// Env-file values and parity's own variables, under the job's env.
-    pub(crate) base_env: Vec<(String, String)>,
+    pub(crate) base_env: &'a [(String, String)],
     pub(crate) secrets: SecretSet,
     pub(crate) log: JobLog,
     pub(crate) observer: Arc<dyn Observer>,
@@ -126,7 +126,7 @@ pub(crate) struct JobRun {
     pub(crate) sandbox: Option<Arc<dyn Sandbox>>,
 }
 
-impl JobRun {
+impl JobRun<'_> {
     pub(crate) fn run(self) -> Outcome {
         let sink = JobSink::new(
             self.index,
@@ -134,8 +134,10 @@ impl JobRun {
             Arc::clone(&self.observer),
             self.secrets.clone(),
         );
-        let mut env = self.base_env.clone();
-        env.extend(self.job.env.iter().cloned());
+        let mut env = Vec::with_capacity(self.base_env.len() + self.job.env.len() + 2);
+        env.extend_from_slice(self.base_env);
+        env.push(("PARITY_JOB".into(), self.job.name.clone()));
+        env.extend_from_slice(&self.job.env);
         env.push((MARKER_VAR.into(), self.control.marker.clone()));
         let steps = match self.with_services(&sink, &mut env) {
             Ok(steps) => steps,
@@ -221,7 +223,7 @@ impl JobRun {
         if self.control.stopped().is_some() {
             return Outcome::Passed;
         }
-        let opened = match sandbox.open(self.index, &self.job, env) {
+        let opened = match sandbox.open(self.index, self.job, env) {
             Ok(opened) => opened,
             Err(e) => return not_started(e.to_string()),
         };
@@ -286,10 +288,10 @@ impl JobRun {
             }
             _ => Default::default(),
         };
-        // The job's own env sits right after the base env.
+        // The job's own env sits right after the base env and PARITY_JOB.
         for (key, value) in env
             .iter_mut()
-            .skip(self.base_env.len())
+            .skip(self.base_env.len() + 1)
             .take(self.job.env.len())
         {
             *value = values.fill(value).map_err(|why| Outcome::Failed {

@@ -348,14 +348,11 @@ impl Scheduler<'_> {
             })
     }
 
-    fn job_run(&self, index: usize, control: Arc<JobControl>) -> JobRun {
-        let job = self.plan.jobs[index].clone();
-        let mut base_env = self.ctx.env.clone();
-        base_env.push(("PARITY_JOB".into(), job.name.clone()));
+    fn job_run(&self, index: usize, control: Arc<JobControl>) -> JobRun<'_> {
         JobRun {
             index,
-            job,
-            base_env,
+            job: &self.plan.jobs[index],
+            base_env: &self.ctx.env,
             secrets: self.ctx.secrets.clone(),
             log: self.logbook.log(index),
             observer: Arc::clone(self.observer),
@@ -504,7 +501,10 @@ impl Scheduler<'_> {
     /// outside the board's lock: stopping a service takes a while.
     fn release(&self, jobs: &[usize]) {
         if let Some(pool) = &self.ctx.services {
-            for &index in jobs {
+            for &index in jobs
+                .iter()
+                .filter(|&&i| !self.plan.jobs[i].services.is_empty())
+            {
                 pool.release(index);
             }
         }
