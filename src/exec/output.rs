@@ -199,7 +199,7 @@ impl Pump {
 ///
 /// The pipe serves one step after another on the same thread while the
 /// steps leave nothing behind: making and closing a pipe for every step
-/// cost a tenth of the time between two steps (bench/README.md). parity
+/// cost about 12 µs of kernel time between two steps (bench/README.md). parity
 /// holds the pipe's write end itself, so the pipe never ends while the step
 /// runs: the step's pidfd says when it exited, and what it wrote by then is
 /// in the pipe. Holding it also spares a wake-up: the pipe closing early in
