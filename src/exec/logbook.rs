@@ -490,8 +490,11 @@ mod tests {
         log.send(b"one\n".to_vec(), false);
         written("one\n");
         // After a quiet spell it sleeps, and the next log wakes it.
-        std::thread::sleep(LATEST * 5);
-        assert!(book.shared.lock().asleep, "asleep after a quiet spell");
+        let deadline = std::time::Instant::now() + LATEST * 40;
+        while !book.shared.lock().asleep {
+            assert!(std::time::Instant::now() < deadline, "never asleep");
+            std::thread::sleep(Duration::from_millis(2));
+        }
         log.send(b"two\n".to_vec(), true);
         written("one\ntwo\n");
     }
