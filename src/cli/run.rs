@@ -270,21 +270,6 @@ pub(super) fn run_in(
     if let Some(cache) = &cache {
         cache.finish();
     }
-    console.print(&format!(
-        "\n{}\n{} in {} · logs: {}\n",
-        summary_table(&summary.results),
-        verdict(summary.exit_code()),
-        crate::report::short_duration(summary.duration),
-        run_dir.display()
-    ));
-    if let Err(e) = actions::write_results(
-        &summary.results,
-        verdict(summary.exit_code()),
-        summary.duration,
-        &secrets.set,
-    ) {
-        console.warn(&format!("cannot write the step summary or outputs: {e}"));
-    }
     let invocation = Invocation {
         targets: options.targets.clone(),
         profile: options.profile.clone(),
@@ -307,8 +292,25 @@ pub(super) fn run_in(
         services: service_timings(ctx.services.as_deref()),
         junit: args.junit.as_deref(),
     };
+    let summarize = || {
+        console.print(&format!(
+            "\n{}\n{} in {} · logs: {}\n",
+            summary_table(&summary.results),
+            verdict(summary.exit_code()),
+            crate::report::short_duration(summary.duration),
+            run_dir.display()
+        ));
+        if let Err(e) = actions::write_results(
+            &summary.results,
+            verdict(summary.exit_code()),
+            summary.duration,
+            &secrets.set,
+        ) {
+            console.warn(&format!("cannot write the step summary or outputs: {e}"));
+        }
+    };
     insight
-        .finish(finished, console.as_ref())
+        .finish(finished, console.as_ref(), summarize)
         .map_err(InsightError::from)?;
     Ok((summary.exit_code(), summary.results))
 }

@@ -364,7 +364,7 @@ impl JobRun<'_> {
             Some(exited) => {
                 let followed = output.follow(exited.as_fd());
                 let status = process.wait();
-                drop(exited);
+                StepProcess::close_later(exited);
                 let alone = reaper::alone();
                 self.control.left_alone.store(alone, Ordering::Relaxed);
                 let finished = followed.and_then(|()| output.finish(alone));

@@ -318,8 +318,16 @@ impl Scheduler<'_> {
                 let mut released = vec![index];
                 self.finish(&mut board, index, outcome);
                 self.dispatch(&mut board, &mut released);
+                let last_started = board.ready.is_empty();
                 drop(board);
                 self.release(&released);
+                if last_started {
+                    // Nothing else can start before a running job ends:
+                    // the log thread writes what it holds while the last
+                    // jobs run, not after them, where the run's end would
+                    // wait for it.
+                    self.logbook.nudge();
+                }
                 board = self.lock();
                 continue;
             }

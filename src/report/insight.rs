@@ -10,6 +10,7 @@ use super::{html, junit, runs, RunDir};
 use crate::exec::{give_way, GiveWay, Observer, Plan, RunSummary};
 use crate::pipeline::Pipeline;
 use crate::secrets::SecretSet;
+use quick_junit::Report;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -93,64 +94,42 @@ impl Insight {
         self.recorder.clone()
     }
 
-    /// Writes what the run leaves behind. Problems writing the run
-    /// directory's files are warnings (the run's verdict stands); a
-    /// `--junit` file that cannot be written is an error, since CI would
-    /// otherwise report on nothing.
-    pub fn finish(self, run: Finished<'_>, warn: &dyn Observer) -> Result<(), JunitError> {
-        let fingerprint = self
-            .fingerprint
-            .and_then(|handle| handle.join().ok())
-            .unwrap_or_default();
-        let timings = self.recorder.timings();
-        let record = RunRecord::build(RecordInputs {
-            id: &run.run_dir.id,
-            run_dir: &run.run_dir.path,
-            root: &self.root,
-            started_at: self.recorder.started_at(),
-            plan: run.plan,
-            summary: run.summary,
-            timings: &timings,
-            logs: run.logs,
-            invocation: run.invocation,
-            services: run
-                .services
-                .iter()
-                .map(|s| s.record(self.recorder.started(), &run.run_dir.path))
-                .collect(),
+    /// Writes what the run leaves behind while `meanwhile` (the summary)
+    /// runs on the calling thread: for 200 jobs the files take a few
+    /// milliseconds, all of them between the last job's end and parity's.
+    /// Problems writing the run directory's files are warnings, given after
+    /// `meanwhile` (the run's verdict stands); a `--junit` file that cannot
+    /// be written is an error, since CI would otherwise report on nothing.
+    pub fn finish(
+        self,
+        run: Finished<'_>,
+        warn: &dyn Observer,
+        meanwhile: impl FnOnce(),
+    ) -> Result<(), JunitError> {
+        let Insight {
+            recorder,
             fingerprint,
-            secrets: &self.secrets,
-        });
-        // The files are independent, and the run's end waits for them all:
-        // `run.json` is written beside the others (a millisecond or two
-        // for 200 jobs).
-        let report = std::thread::scope(|scope| {
-            let beside = std::thread::Builder::new()
-                .name("parity-record".into())
-                .spawn_scoped(scope, || record.write(&run.run_dir.path));
-            let report = junit::build(&record, self.recorder.started_at(), &timings);
-            let in_dir = run.run_dir.path.join(junit::FILE_NAME);
-            if let Err(e) = junit::write(&report, &in_dir) {
-                warn.warn(&format!("cannot write {}: {e}", in_dir.display()));
-            }
-            if is_ci::cached() {
-                let page = run.run_dir.path.join(html::FILE_NAME);
-                if let Err(e) = html::write(&record, &run.run_dir.path, &page) {
-                    warn.warn(&format!("cannot write {}: {e}", page.display()));
-                }
-            }
-            let written = match beside {
+            pruning,
+            secrets,
+            root,
+        } = self;
+        let (report, warnings) = std::thread::scope(|scope| {
+            let write = || write_files(&run, &recorder, fingerprint, &secrets, &root);
+            let writing = std::thread::Builder::new()
+                .name("parity-report".into())
+                .spawn_scoped(scope, write);
+            meanwhile();
+            match writing {
                 Ok(thread) => thread
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                Err(_) => record.write(&run.run_dir.path),
-            };
-            if let Err(e) = written {
-                warn.warn(&format!("{e}: {}", source_text(&e)));
+                Err(_) => write_files(&run, &recorder, None, &secrets, &root),
             }
-            report
         });
-        if let Some(pruning) = self.pruning {
+        for warning in &warnings {
+            warn.warn(warning);
+        }
+        if let Some(pruning) = pruning {
             let _ = pruning.join();
         }
         if let Some(path) = run.junit {
@@ -161,6 +140,69 @@ impl Insight {
         }
         Ok(())
     }
+}
+
+/// Writes `run.json`, `junit.xml` and, in CI, `report.html` into the run
+/// directory: the JUnit report for `--junit`, and what could not be written.
+fn write_files(
+    run: &Finished<'_>,
+    recorder: &Recorder,
+    fingerprint: Option<JoinHandle<Fingerprint>>,
+    secrets: &SecretSet,
+    root: &Path,
+) -> (Report, Vec<String>) {
+    let fingerprint = fingerprint
+        .and_then(|handle| handle.join().ok())
+        .unwrap_or_default();
+    let timings = recorder.timings();
+    let record = RunRecord::build(RecordInputs {
+        id: &run.run_dir.id,
+        run_dir: &run.run_dir.path,
+        root,
+        started_at: recorder.started_at(),
+        plan: run.plan,
+        summary: run.summary,
+        timings: &timings,
+        logs: run.logs,
+        invocation: run.invocation.clone(),
+        services: run
+            .services
+            .iter()
+            .map(|s| s.record(recorder.started(), &run.run_dir.path))
+            .collect(),
+        fingerprint,
+        secrets,
+    });
+    let mut warnings = Vec::new();
+    // The files are independent: `run.json` is written beside the others
+    // (a millisecond or two for 200 jobs).
+    let report = std::thread::scope(|scope| {
+        let beside = std::thread::Builder::new()
+            .name("parity-record".into())
+            .spawn_scoped(scope, || record.write(&run.run_dir.path));
+        let report = junit::build(&record, recorder.started_at(), &timings);
+        let in_dir = run.run_dir.path.join(junit::FILE_NAME);
+        if let Err(e) = junit::write(&report, &in_dir) {
+            warnings.push(format!("cannot write {}: {e}", in_dir.display()));
+        }
+        if is_ci::cached() {
+            let page = run.run_dir.path.join(html::FILE_NAME);
+            if let Err(e) = html::write(&record, &run.run_dir.path, &page) {
+                warnings.push(format!("cannot write {}: {e}", page.display()));
+            }
+        }
+        let written = match beside {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => record.write(&run.run_dir.path),
+        };
+        if let Err(e) = written {
+            warnings.push(format!("{e}: {}", source_text(&e)));
+        }
+        report
+    });
+    (report, warnings)
 }
 
 fn source_text(error: &dyn std::error::Error) -> String {
