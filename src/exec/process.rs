@@ -89,8 +89,8 @@ impl StepProcess {
 
     /// Closes the pidfd of a step that ended once the thread's next step
     /// has started, or with the thread. Closing one frees its file, about
-    /// 4 µs, which between two steps is paid once per step; while the next
-    /// shell starts the thread only waits.
+    /// 4 µs: between two steps that is paid once per step, while once the
+    /// next shell runs the thread has nothing to do but wait for it.
     pub(crate) fn close_later(exit_fd: OwnedFd) {
         ENDED.set(Some(exit_fd));
     }

@@ -5,7 +5,7 @@
 
 use super::fingerprint::{self, Fingerprint};
 use super::record::{Invocation, RecordInputs, RunRecord, ServiceTiming};
-use super::recorder::Recorder;
+use super::recorder::{Recorder, UnderWay};
 use super::{html, junit, runs, RunDir};
 use crate::exec::{give_way, GiveWay, Observer, Plan, RunSummary};
 use crate::pipeline::Pipeline;
@@ -17,6 +17,9 @@ use std::thread::JoinHandle;
 
 pub struct Insight {
     recorder: Arc<Recorder>,
+    /// Holds the fingerprint and the pruning back until the run is under
+    /// way; opened at the latest when it ends.
+    under_way: Arc<UnderWay>,
     fingerprint: Option<JoinHandle<Fingerprint>>,
     /// Deleting the oldest runs, while the jobs run rather than after them.
     pruning: Option<JoinHandle<()>>,
@@ -61,10 +64,13 @@ impl Insight {
         console: Arc<dyn Observer>,
         jobs: usize,
     ) -> Insight {
+        let under_way = Arc::new(UnderWay::default());
+        let waiting = Arc::clone(&under_way);
         let fingerprint = std::thread::Builder::new()
             .name("parity-fingerprint".into())
             .spawn(move || {
                 give_way(GiveWay::Always);
+                waiting.wait();
                 Fingerprint::collect(&inputs)
             })
             .ok();
@@ -73,15 +79,18 @@ impl Insight {
             runs::DEFAULT_KEEP
         });
         let (root, current) = (pipeline.root.clone(), run_dir.path.clone());
+        let waiting = Arc::clone(&under_way);
         let pruning = std::thread::Builder::new()
             .name("parity-prune".into())
             .spawn(move || {
                 give_way(GiveWay::Always);
+                waiting.wait();
                 runs::prune(&root, keep, &current);
             })
             .ok();
         Insight {
-            recorder: Arc::new(Recorder::new(console, jobs)),
+            recorder: Arc::new(Recorder::new(console, jobs, Arc::clone(&under_way))),
+            under_way,
             fingerprint,
             pruning,
             secrets: secrets.clone(),
@@ -108,11 +117,14 @@ impl Insight {
     ) -> Result<(), JunitError> {
         let Insight {
             recorder,
+            under_way,
             fingerprint,
             pruning,
             secrets,
             root,
         } = self;
+        // A run whose jobs all were skipped, or ended before a step.
+        under_way.open();
         let (report, warnings) = std::thread::scope(|scope| {
             let write = || write_files(&run, &recorder, fingerprint, &secrets, &root);
             let writing = std::thread::Builder::new()
