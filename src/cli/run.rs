@@ -312,6 +312,9 @@ pub(super) fn run_in(
     insight
         .finish(finished, console.as_ref(), summarize)
         .map_err(InsightError::from)?;
+    // The run is over and parity exits next: freeing the pipeline and the
+    // plan string by string took a quarter of a millisecond for 200 jobs.
+    std::mem::forget((pipeline, plan));
     Ok((summary.exit_code(), summary.results))
 }
 
