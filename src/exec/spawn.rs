@@ -288,22 +288,28 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
     }
 
-    #[test]
-    fn a_started_process_reads_from_dev_null_and_gets_no_other_descriptor_of_parity() {
+    /// Starts `spawn` writing to a pipe: its pid, how it ended, its output.
+    fn run(spawn: &Spawn<'_>) -> (Pid, ExitStatus, String) {
         let (mut reader, writer) = std::io::pipe().expect("pipe");
-        let spawn = Spawn {
-            program: "sh",
-            args: &["-c", "readlink /proc/$$/fd/0; ls /proc/$$/fd"],
-            cwd: Path::new("/"),
-            env: &[],
-        };
         let pid = spawn
             .start(std::os::fd::AsFd::as_fd(&writer))
             .expect("start");
         drop(writer);
         let mut output = String::new();
         std::io::Read::read_to_string(&mut reader, &mut output).expect("read");
-        assert!(wait(pid).expect("wait").success(), "{output}");
+        (pid, wait(pid).expect("wait"), output)
+    }
+
+    #[test]
+    fn a_started_process_reads_from_dev_null_and_gets_no_other_descriptor_of_parity() {
+        let spawn = Spawn {
+            program: "sh",
+            args: &["-c", "readlink /proc/$$/fd/0; ls /proc/$$/fd"],
+            cwd: Path::new("/"),
+            env: &[],
+        };
+        let (_, status, output) = run(&spawn);
+        assert!(status.success(), "{output}");
         let lines: Vec<&str> = output.lines().collect();
         assert_eq!(lines[0], "/dev/null");
         let null = DEV_NULL.as_ref().expect("/dev/null opened").as_raw_fd();
@@ -314,7 +320,6 @@ mod tests {
     #[test]
     fn a_started_process_runs_in_its_own_group_where_it_was_told() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (mut reader, writer) = std::io::pipe().expect("pipe");
         let spawn = Spawn {
             program: "sh",
             args: &[
@@ -324,13 +329,7 @@ mod tests {
             cwd: dir.path(),
             env: &[("PARITY_SPAWN_TEST".to_owned(), "seen".to_owned())],
         };
-        let pid = spawn
-            .start(std::os::fd::AsFd::as_fd(&writer))
-            .expect("start");
-        drop(writer);
-        let mut output = String::new();
-        std::io::Read::read_to_string(&mut reader, &mut output).expect("read");
-        let status = wait(pid).expect("wait");
+        let (pid, status, output) = run(&spawn);
         assert_eq!(status.code(), Some(3));
         let lines: Vec<&str> = output.lines().collect();
         let cwd = dir.path().canonicalize().expect("canonicalize");
