@@ -47,6 +47,8 @@ pub(crate) struct Test {
     dir: TempDir,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    /// What parity reads on its stdin; `None` gives it /dev/null.
+    input: Option<Vec<u8>>,
 }
 
 impl Test {
@@ -59,6 +61,7 @@ impl Test {
             dir,
             args: Vec::new(),
             env: Vec::new(),
+            input: None,
         }
     }
 
@@ -93,6 +96,12 @@ impl Test {
         self
     }
 
+    /// Gives parity `bytes` on its stdin, from a pipe.
+    pub(crate) fn input(mut self, bytes: &[u8]) -> Test {
+        self.input = Some(bytes.to_vec());
+        self
+    }
+
     /// Runs parity to its end (at most a minute).
     pub(crate) fn run(self) -> Output {
         self.spawn().finish(RUN_LIMIT)
@@ -104,7 +113,11 @@ impl Test {
         command
             .current_dir(self.dir.path())
             .args(&self.args)
-            .stdin(Stdio::null())
+            .stdin(if self.input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for var in SCRUBBED {
@@ -116,6 +129,12 @@ impl Test {
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         let started = Instant::now();
         let mut child = command.spawn().expect("start parity");
+        if let (Some(bytes), Some(mut stdin)) = (self.input, child.stdin.take()) {
+            // parity may never read it: a full pipe must not block the test.
+            std::thread::spawn(move || {
+                let _ = std::io::Write::write_all(&mut stdin, &bytes);
+            });
+        }
         let stdout = drain(child.stdout.take().expect("piped stdout"));
         let stderr = drain(child.stderr.take().expect("piped stderr"));
         Running {

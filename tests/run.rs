@@ -302,6 +302,35 @@ fn a_step_starts_with_the_job_shell_found_on_the_job_path_in_its_directory() {
 }
 
 #[test]
+fn steps_read_nothing_even_when_parity_has_input() {
+    // One after another on the same worker, each step's stdin is
+    // /dev/null: parity's own input reaches none of them.
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.first]
+            run = ["cat > first-read; readlink /proc/$$/fd/0 > first-stdin", "cat >> first-read"]
+            [jobs.second]
+            needs = ["first"]
+            run = "cat > second-read; readlink /proc/$$/fd/0 > second-stdin"
+            "#,
+        )
+        .input(b"typed at parity\n")
+        .args(["run", "--jobs", "1"])
+        .run();
+    out.status(0);
+    for job in ["first", "second"] {
+        assert_eq!(out.read(&format!("{job}-read")), "", "{out}");
+        assert_eq!(
+            out.read(&format!("{job}-stdin")).trim(),
+            "/dev/null",
+            "{out}"
+        );
+    }
+}
+
+#[test]
 fn a_working_directory_that_is_gone_fails_the_job_and_says_so() {
     let out = Test::new()
         .file("sub/.keep", "")
