@@ -33,6 +33,24 @@ fn list_shows_every_instance() {
 }
 
 #[test]
+fn list_counts_one_instance_as_one() {
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.test]
+            run = "echo {{matrix.v}}"
+            matrix = { v = ["only"] }
+            "#,
+        )
+        .args(["list"])
+        .run();
+    out.status(0)
+        .stdout_contains("test  matrix: 1 instance\n")
+        .stdout_contains("  test (v=only)\n");
+}
+
+#[test]
 fn every_instance_runs_with_its_values_in_run_and_env() {
     let out = features(&["run", "--jobs", "2"]);
     out.status(0)

