@@ -204,6 +204,23 @@ fn a_matrix_whose_exclude_removes_every_instance() {
     insta::assert_snapshot!("matrix_no_instance", error);
 }
 
+#[test]
+fn a_shell_that_ends_with_dash_c() {
+    let error = rejected(
+        r#"
+        version = 1
+        [jobs.py]
+        shell = "python3 -c"
+        run = "open('ran', 'w')"
+        "#,
+    );
+    assert!(
+        error.contains("`shell` ends with `-c`") && error.contains(r#"write shell = "python3""#),
+        "{error}"
+    );
+    insta::assert_snapshot!("shell_dash_c", error);
+}
+
 fn run_job(name: &str) -> Output {
     Test::new()
         .pipeline(

@@ -646,6 +646,23 @@ impl Validator<'_> {
     fn shell(&mut self, raw: Option<&SpannedStr>) -> Vec<String> {
         match raw {
             Some(shell) => match shlex::split(shell.get_ref()) {
+                // `python3 -c -c STEP` would run the code `-c`.
+                Some(mut words) if words.len() > 1 && words.last().is_some_and(|w| w == "-c") => {
+                    words.pop();
+                    self.push(
+                        Problem::new(
+                            self.src,
+                            shell.span(),
+                            "`shell` ends with `-c`",
+                            "parity adds `-c STEP` itself",
+                        )
+                        .with_help(format!(
+                            "write shell = \"{}\"",
+                            shlex::try_join(words.iter().map(String::as_str)).unwrap_or_default()
+                        )),
+                    );
+                    words
+                }
                 Some(words) if !words.is_empty() => words,
                 _ => {
                     self.problem(
