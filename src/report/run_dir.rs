@@ -89,10 +89,11 @@ fn spread_subdirectories(runs: &Path) {
 }
 
 /// `test (features=full, os=linux)` → `test-features=full-os=linux`.
+/// Letters and digits of any script stay: `prüfung` keeps its name.
 fn slug(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '=' | '-') {
+        if c.is_alphanumeric() || matches!(c, '.' | '_' | '=' | '-') {
             out.push(c);
         } else if !out.ends_with('-') {
             out.push('-');
@@ -137,6 +138,7 @@ mod tests {
             "test-features=full-os=linux"
         );
         assert_eq!(slug("///"), "job");
+        assert_eq!(slug("prüfung (lang=日本語)"), "prüfung-lang=日本語");
     }
 
     #[test]
