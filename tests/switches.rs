@@ -177,3 +177,12 @@ fn an_unknown_profile_is_a_usage_error() {
         .stderr_contains("did you mean `fast`?");
     assert!(!out.exists("slow-ran"), "{out}");
 }
+
+#[test]
+fn a_profile_name_far_from_any_lists_the_profiles() {
+    let out = profiled(&["run", "--profile", "nightly"]);
+    out.status(2)
+        .stderr_contains("no profile named `nightly`")
+        .stderr_contains("profiles here: `fast`");
+    assert!(!out.exists("slow-ran"), "{out}");
+}

@@ -132,7 +132,8 @@ impl Plan {
                     .get(name)
                     .ok_or_else(|| PlanError::UnknownProfile {
                         name: name.clone(),
-                        help: crate::pipeline::suggest(name, pipeline.profiles.keys()),
+                        help: crate::pipeline::suggest(name, pipeline.profiles.keys())
+                            .or_else(|| Some(profiles_here(pipeline))),
                     })?,
             )),
             None => None,
@@ -313,6 +314,15 @@ pub(crate) fn truthy(value: &str) -> bool {
         || ["false", "no", "off"]
             .iter()
             .any(|f| value.eq_ignore_ascii_case(f)))
+}
+
+/// The profiles a pipeline has, for a name that matches none.
+fn profiles_here(pipeline: &Pipeline) -> String {
+    if pipeline.profiles.is_empty() {
+        return "this pipeline has no `[profiles.NAME]` table".to_owned();
+    }
+    let names: Vec<String> = pipeline.profiles.keys().map(|n| format!("`{n}`")).collect();
+    format!("profiles here: {}", names.join(", "))
 }
 
 #[cfg(test)]
