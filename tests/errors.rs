@@ -133,6 +133,37 @@ fn empty_run() {
 }
 
 #[test]
+fn an_empty_step_among_others_is_named() {
+    let error = rejected(
+        r#"
+        version = 1
+        [jobs.build]
+        run = ["touch ran", "   "]
+        "#,
+    );
+    assert!(
+        error.contains("an empty step in `run`") && error.contains("step 2 has nothing to run"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_job_needed_twice() {
+    let error = rejected(
+        r#"
+        version = 1
+        [jobs.build]
+        run = "touch ran"
+        [jobs.test]
+        needs = ["build", "build"]
+        run = "touch ran"
+        "#,
+    );
+    assert!(error.contains("`needs` lists `build` twice"), "{error}");
+    insta::assert_snapshot!("needs_twice", error);
+}
+
+#[test]
 fn unknown_matrix_placeholder() {
     let error = rejected(
         r#"

@@ -122,7 +122,8 @@ impl Validator<'_> {
         self.problems.push(problem);
     }
 
-    /// Checks `names` against the known ones, with a suggestion for typos.
+    /// Checks `names` against the known ones, with a suggestion for typos,
+    /// and that none is listed twice.
     fn known<'n>(
         &mut self,
         names: &[SpannedStr],
@@ -130,7 +131,15 @@ impl Validator<'_> {
         what: &str,
         key: &str,
     ) {
-        for name in names {
+        for (index, name) in names.iter().enumerate() {
+            if names[..index].iter().any(|n| n.get_ref() == name.get_ref()) {
+                self.problem(
+                    name.span(),
+                    format!("`{key}` lists `{}` twice", name.get_ref()),
+                    "listed before",
+                );
+                continue;
+            }
             if known.clone().any(|k| k == name.get_ref()) {
                 continue;
             }
@@ -171,10 +180,20 @@ impl Validator<'_> {
 
     fn steps(&mut self, run: &Spanned<super::file::Steps>) -> Vec<String> {
         let steps = &run.get_ref().0;
-        if steps.is_empty() || steps.iter().any(|s| s.trim().is_empty()) {
+        if steps.is_empty() || steps.iter().all(|s| s.trim().is_empty()) {
             self.push(
                 Problem::new(self.src, run.span(), "empty `run`", "nothing to run")
                     .with_help("give a command, or a list of commands run in order"),
+            );
+        } else if let Some(blank) = steps.iter().position(|s| s.trim().is_empty()) {
+            self.push(
+                Problem::new(
+                    self.src,
+                    run.span(),
+                    "an empty step in `run`",
+                    format!("step {} has nothing to run", blank + 1),
+                )
+                .with_help("remove it, or give it a command"),
             );
         }
         steps.clone()
