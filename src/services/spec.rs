@@ -56,10 +56,11 @@ impl Specs {
         self.0.get(name).ok_or_else(|| ServiceError::Unknown {
             name: name.to_owned(),
             help: crate::pipeline::suggest(name, self.0.keys()).or_else(|| {
-                Some(format!(
-                    "services in the pipeline: {}",
-                    self.names().join(", ")
-                ))
+                Some(if self.0.is_empty() {
+                    "the pipeline has no `[services.NAME]`".to_owned()
+                } else {
+                    format!("services in the pipeline: {}", self.names().join(", "))
+                })
             }),
         })
     }
@@ -167,5 +168,14 @@ run = "true"
     fn unknown_names_suggest() {
         let err = specs().closure(&["dv".into()]).unwrap_err();
         assert!(matches!(err, ServiceError::Unknown { help: Some(h), .. } if h.contains("db")));
+    }
+
+    #[test]
+    fn an_unknown_name_without_services_says_there_are_none() {
+        let err = Specs(IndexMap::new()).get("db").unwrap_err();
+        assert!(
+            matches!(&err, ServiceError::Unknown { help: Some(h), .. } if h == "the pipeline has no `[services.NAME]`"),
+            "{err:?}"
+        );
     }
 }
