@@ -6,6 +6,8 @@ mod file;
 mod graph;
 mod matrix;
 pub(crate) mod placeholder;
+#[cfg(test)]
+mod properties;
 mod validate;
 
 pub use deploy::{ledger_ref, Deploy, DEFAULT_LEASE, RESERVED_DEPLOY_NAMES};
