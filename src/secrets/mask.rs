@@ -297,6 +297,33 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Secrets and text from a small alphabet, so that secrets overlap,
+        /// nest and run into each other; the text cut anywhere.
+        #[test]
+        fn any_cuts_mask_as_the_whole_text_does(
+            secrets in proptest::collection::vec("[ab\n]{1,5}", 1..4),
+            text in "[abc\n]{0,40}",
+            cuts in proptest::collection::vec(0usize..=40, 0..6),
+        ) {
+            let set = SecretSet::new(&secrets);
+            let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c <= text.len()).collect();
+            cuts.sort_unstable();
+            cuts.push(text.len());
+            let (mut stream, mut out, mut at) = (set.stream(), Vec::new(), 0);
+            for cut in cuts {
+                stream.push(&text.as_bytes()[at..cut], &mut out);
+                at = cut;
+            }
+            stream.finish(&mut out);
+            let out = String::from_utf8(out).expect("masking keeps UTF-8");
+            proptest::prop_assert_eq!(&out, &set.mask_str(&text));
+            for secret in set.patterns.iter() {
+                proptest::prop_assert!(!out.contains(secret.as_str()), "{secret:?} in {out:?}");
+            }
+        }
+    }
+
     #[test]
     fn debug_never_shows_values() {
         let set = SecretSet::new(["topsecret"]);
