@@ -41,8 +41,8 @@ impl Validator<'_> {
                 .with_help("rename the `[deploy.NAME]` table, e.g. `[deploy.production]`"),
             );
         }
-        self.known(&raw.needs, jobs.keys(), "job", "needs");
-        self.known(&raw.services, service_names.iter(), "service", "services");
+        self.known(&raw.needs, jobs, "job", "needs");
+        self.known(&raw.services, service_names, "service", "services");
         let allowed = [Allowed::Services(service_names)];
         let steps = self.steps(&raw.run);
         for step in &steps {
