@@ -225,7 +225,12 @@ impl Plan {
         let order: Vec<usize> = (0..graph.instances.len())
             .filter(|&i| selected[i])
             .collect();
-        let position = |i: usize| order.iter().position(|&o| o == i);
+        // Where each chosen instance lands in the plan, for its needs.
+        let mut at = vec![None; graph.instances.len()];
+        for (position, &i) in order.iter().enumerate() {
+            at[i] = Some(position);
+        }
+        let position = |i: usize| at[i];
         let switch_on = |name: &str| {
             options.enable.iter().any(|e| e == name)
                 || profile.is_some_and(|(_, p)| p.enable.iter().any(|e| e == name))
