@@ -13,6 +13,10 @@ use toml::Spanned;
 /// A string with the byte range it came from in the pipeline file.
 pub(crate) type SpannedStr = Spanned<String>;
 
+/// A `matrix` table: axes, `include` and `exclude`, each value with its
+/// span; their shapes are checked in validation, with its messages.
+pub(crate) type RawMatrix = Spanned<IndexMap<String, Spanned<toml::Value>>>;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPipeline {
@@ -122,7 +126,7 @@ pub(crate) struct RawJob {
     pub(crate) switch: Option<SpannedStr>,
     pub(crate) timeout: Option<SpannedStr>,
     pub(crate) shell: Option<SpannedStr>,
-    pub(crate) matrix: Option<Spanned<IndexMap<String, Spanned<toml::Value>>>>,
+    pub(crate) matrix: Option<RawMatrix>,
     #[serde(default)]
     pub(crate) publish: bool,
     #[serde(default)]

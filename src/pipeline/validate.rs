@@ -6,7 +6,6 @@ use super::file::{
     RawCache, RawJob, RawPipeline, RawProfile, RawReady, RawRunner, RawService, ScalarString,
     SpannedStr,
 };
-use super::matrix::{Combination, Flaw, Matrix};
 use super::placeholder;
 use super::{
     Cache, CacheWrite, Job, Pipeline, Preset, Probe, Profile, Ready, Runner, RunnerSource, Secrets,
@@ -18,6 +17,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 mod deploy;
+mod matrix;
 
 /// Fields a service exposes to placeholders as `{{services.NAME.FIELD}}`.
 pub(crate) const SERVICE_FIELDS: [&str; 4] = ["host", "port", "url", "data_dir"];
@@ -611,11 +611,12 @@ impl Validator<'_> {
             .as_ref()
             .map(|m| m.keys().map(str::to_owned).collect())
             .unwrap_or_default();
-        let matrix = matrix.filter(|built| {
-            raw.matrix
-                .as_ref()
-                .is_some_and(|m| self.matrix_runs(name.get_ref(), m, built))
-        });
+        let matrix = match (&raw.matrix, matrix) {
+            (Some(written), Some(built)) if self.matrix_runs(name.get_ref(), written, &built) => {
+                Some(built)
+            }
+            _ => None,
+        };
         let allowed = [
             Allowed::Matrix(&matrix_keys),
             Allowed::Services(service_names),
@@ -708,123 +709,6 @@ impl Validator<'_> {
             }
         }
         globs.iter().map(|g| g.get_ref().clone()).collect()
-    }
-
-    /// The matrix as written, when it has the shape of one.
-    fn matrix(&mut self, raw: &Spanned<IndexMap<String, Spanned<toml::Value>>>) -> Option<Matrix> {
-        let mut matrix = Matrix::default();
-        let mut ok = true;
-        for (key, value) in raw.get_ref() {
-            match key.as_str() {
-                "include" | "exclude" => match self.combinations(value) {
-                    Some(list) if key == "include" => matrix.include = list,
-                    Some(list) => matrix.exclude = list,
-                    None => ok = false,
-                },
-                _ => {
-                    let values = value
-                        .get_ref()
-                        .as_array()
-                        .map(|items| items.iter().map(scalar).collect::<Option<Vec<String>>>());
-                    match values {
-                        Some(Some(values)) if !values.is_empty() => {
-                            matrix.axes.push((key.clone(), values))
-                        }
-                        _ => {
-                            ok = false;
-                            self.problem(
-                                value.span(),
-                                format!("matrix axis `{key}` must be a non-empty list of values"),
-                                "expected a list like [\"a\", \"b\"]",
-                            );
-                        }
-                    }
-                }
-            }
-        }
-        if matrix.axes.is_empty() && matrix.include.is_empty() {
-            self.problem(raw.span(), "empty matrix", "no axis and no `include`");
-            return None;
-        }
-        ok.then_some(matrix)
-    }
-
-    /// Whether `matrix`, of job `job`, expands into instances that can run:
-    /// excludes name axes, and every instance has a name of its own.
-    fn matrix_runs(
-        &mut self,
-        job: &str,
-        raw: &Spanned<IndexMap<String, Spanned<toml::Value>>>,
-        matrix: &Matrix,
-    ) -> bool {
-        let at = |key: &str| raw.get_ref().get(key).map_or(raw.span(), |v| v.span());
-        for exclude in &matrix.exclude {
-            if let Some(key) = exclude
-                .keys()
-                .find(|k| !matrix.axes.iter().any(|(a, _)| a == *k))
-            {
-                self.problem(
-                    at("exclude"),
-                    format!("`exclude` names `{key}`, which is not a matrix axis"),
-                    "excludes match axis values",
-                );
-                return false;
-            }
-        }
-        let flaw = matrix.flaw();
-        let runs = flaw.is_none();
-        match flaw {
-            Some(Flaw::Repeated { axis, value }) => self.problem(
-                at(axis),
-                format!("matrix axis `{axis}` lists `{value}` twice"),
-                "each value once",
-            ),
-            Some(Flaw::Empty) => self.push(
-                Problem::new(
-                    self.src,
-                    at("exclude"),
-                    format!("the matrix of `{job}` has no instance left"),
-                    "`exclude` removes every one",
-                )
-                .with_help("the job would never run: remove it, or exclude less"),
-            ),
-            Some(Flaw::Alike(label)) => self.push(
-                Problem::new(
-                    self.src,
-                    at("include"),
-                    format!("the matrix makes two instances named `{job} ({label})`"),
-                    "two instances, one name",
-                )
-                .with_help(
-                    "they would share a log, a cache key and a `--job` name: \
-                     list each `include` entry once, and keep `, ` and `=` out of values",
-                ),
-            ),
-            None => {}
-        }
-        runs
-    }
-
-    fn combinations(&mut self, value: &Spanned<toml::Value>) -> Option<Vec<Combination>> {
-        let list = value.get_ref().as_array().and_then(|items| {
-            items
-                .iter()
-                .map(|item| {
-                    item.as_table()?
-                        .iter()
-                        .map(|(k, v)| Some((k.clone(), scalar(v)?)))
-                        .collect::<Option<Combination>>()
-                })
-                .collect::<Option<Vec<Combination>>>()
-        });
-        if list.is_none() {
-            self.problem(
-                value.span(),
-                "`include` and `exclude` must be lists of tables of values",
-                "expected [{ key = \"value\" }, …]",
-            );
-        }
-        list
     }
 
     fn job_cycles(&mut self, raw: &IndexMap<SpannedStr, RawJob>) {
@@ -1018,16 +902,6 @@ fn check_placeholder(name: &str, allowed: &[Allowed<'_>]) -> Result<(), String> 
             format!("{available}; for a literal `{{{{` (a Go template), write `{{{{{{{{`")
         }),
     )
-}
-
-fn scalar(value: &toml::Value) -> Option<String> {
-    match value {
-        toml::Value::String(s) => Some(s.clone()),
-        toml::Value::Integer(i) => Some(i.to_string()),
-        toml::Value::Float(f) => Some(f.to_string()),
-        toml::Value::Boolean(b) => Some(b.to_string()),
-        _ => None,
-    }
 }
 
 /// `500MB`, `10GB`, `2GiB`, `1024` (bytes).
