@@ -180,59 +180,43 @@ fn unknown_matrix_placeholder() {
     insta::assert_snapshot!("unknown_placeholder", error);
 }
 
+/// Matrices that would run one instance twice under one name, or none.
 #[test]
-fn a_matrix_value_listed_twice() {
-    let error = rejected(
-        r#"
-        version = 1
-        [jobs.test]
-        run = "touch ran --features {{matrix.features}}"
-        matrix = { features = ["default", "full", "default"] }
-        "#,
-    );
-    assert!(
-        error.contains("matrix axis `features` lists `default` twice")
-            && !error.contains("placeholder"),
-        "{error}"
-    );
-    insta::assert_snapshot!("matrix_value_twice", error);
-}
-
-#[test]
-fn a_matrix_instance_included_twice() {
-    let error = rejected(
-        r#"
-        version = 1
-        [jobs.test]
-        run = "touch ran --features {{matrix.features}}"
-        matrix = { features = ["default"], include = [{ features = "full" }, { features = "full" }] }
-        "#,
-    );
-    assert!(
-        error.contains("two instances named `test (features=full)`"),
-        "{error}"
-    );
-    insta::assert_snapshot!("matrix_instance_twice", error);
-}
-
-#[test]
-fn a_matrix_whose_exclude_removes_every_instance() {
-    let error = rejected(
-        r#"
-        version = 1
-        [jobs.test]
-        run = "touch ran --features {{matrix.features}}"
-        matrix = { features = ["full"], exclude = [{ features = "full" }] }
-        [jobs.after]
-        needs = ["test"]
-        run = "touch ran"
-        "#,
-    );
-    assert!(
-        error.contains("the matrix of `test` has no instance left"),
-        "{error}"
-    );
-    insta::assert_snapshot!("matrix_no_instance", error);
+fn matrices_that_cannot_run_as_written() {
+    for (snapshot, matrix, says) in [
+        (
+            "matrix_value_twice",
+            r#"{ features = ["default", "full", "default"] }"#,
+            "matrix axis `features` lists `default` twice",
+        ),
+        (
+            "matrix_instance_twice",
+            r#"{ features = ["default"], include = [{ features = "full" }, { features = "full" }] }"#,
+            "two instances named `test (features=full)`",
+        ),
+        (
+            "matrix_no_instance",
+            r#"{ features = ["full"], exclude = [{ features = "full" }] }"#,
+            "the matrix of `test` has no instance left",
+        ),
+    ] {
+        let error = rejected(&format!(
+            r#"
+            version = 1
+            [jobs.test]
+            run = "touch ran --features {{{{matrix.features}}}}"
+            matrix = {matrix}
+            [jobs.after]
+            needs = ["test"]
+            run = "touch ran"
+            "#
+        ));
+        assert!(
+            error.contains(says) && !error.contains("placeholder"),
+            "{error}"
+        );
+        insta::assert_snapshot!(snapshot, error);
+    }
 }
 
 #[test]
