@@ -23,5 +23,6 @@ mod insight_html;
 mod matrix;
 mod process;
 mod run;
+mod scheduling;
 mod services;
 mod switches;
