@@ -183,6 +183,43 @@ jobs:
       - run: redis-cli -p ${{ job.services.redis.ports[6379] }} ping | grep PONG
 "#;
 
+/// GitHub would run `1` and `"1"`, and an entry included twice, as two
+/// jobs of one name; parity refuses that, so the import keeps one.
+const REPEATED_MATRIX_WORKFLOW: &str = r#"name: CI
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        v: [1, "1", 2]
+        include:
+          - v: 3
+          - v: 3
+    steps:
+      - run: echo "v=${{ matrix.v }}"
+"#;
+
+#[test]
+fn a_matrix_value_or_entry_listed_twice_is_kept_once() {
+    let (out, pipeline) =
+        import(Test::new().file(".github/workflows/ci.yml", REPEATED_MATRIX_WORKFLOW));
+    for expected in [
+        "# line 8: matrix.v: 1 — listed twice, kept once",
+        "# line 11: matrix.include: {v: 3} — listed twice, kept once",
+        r#"matrix = { v = ["1", "2"], include = [{ v = "3" }] }"#,
+    ] {
+        assert!(
+            pipeline.contains(expected),
+            "{expected:?} missing:\n{pipeline}"
+        );
+    }
+    let stdout = run_passes(&out, &pipeline, &[]);
+    for v in ["1", "2", "3"] {
+        assert_eq!(stdout.matches(&format!("] v={v}\n")).count(), 1, "{stdout}");
+    }
+}
+
 #[test]
 fn services_become_presets() {
     let (out, pipeline) = import(Test::new().file(".github/workflows/ci.yml", SERVICES_WORKFLOW));

@@ -250,15 +250,24 @@ impl Importer<'_> {
         for (key, value) in matrix.entries() {
             match (key.as_str(), value) {
                 ("include" | "exclude", Node::Seq(items, _)) => {
-                    let combos: Vec<Vec<(String, String)>> = items
-                        .iter()
-                        .map(|item| {
-                            item.entries()
-                                .iter()
-                                .filter_map(|(k, v)| v.str().map(|s| (k.clone(), s.to_owned())))
-                                .collect()
-                        })
-                        .collect();
+                    let mut combos: Vec<Vec<(String, String)>> = Vec::new();
+                    for item in items {
+                        let combo: Vec<(String, String)> = item
+                            .entries()
+                            .iter()
+                            .filter_map(|(k, v)| v.str().map(|s| (k.clone(), s.to_owned())))
+                            .collect();
+                        // parity refuses a matrix that runs one instance twice.
+                        if combos.contains(&combo) {
+                            draft.comments.push(format!(
+                                "line {}: matrix.{key}: {} — listed twice, kept once",
+                                item.line(),
+                                flat(item)
+                            ));
+                        } else {
+                            combos.push(combo);
+                        }
+                    }
                     for combo in &combos {
                         for (k, _) in combo {
                             if !self.matrix_keys.contains(k) {
@@ -273,7 +282,18 @@ impl Importer<'_> {
                     }
                 }
                 (_, Node::Seq(items, _)) if items.iter().all(|i| i.str().is_some()) => {
-                    draft.matrix.push((key.clone(), value.strings()));
+                    let mut values: Vec<String> = Vec::new();
+                    for (item, text) in items.iter().zip(value.strings()) {
+                        if values.contains(&text) {
+                            draft.comments.push(format!(
+                                "line {}: matrix.{key}: {text} — listed twice, kept once",
+                                item.line()
+                            ));
+                        } else {
+                            values.push(text);
+                        }
+                    }
+                    draft.matrix.push((key.clone(), values));
                     self.matrix_keys.push(key.clone());
                 }
                 _ => draft.comments.push(format!(
