@@ -322,3 +322,89 @@ fn pump(reader: PipeReader, lines: LineReader) -> io::Result<Pump> {
 /// How long a step's pipe may stay open after the step exited before
 /// parity takes it for held by a background process.
 const HELD_OPEN: Duration = Duration::from_millis(20);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::logbook::Logbook;
+    use crate::exec::outcome::Outcome;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    /// The console's side: what each `output` call was handed.
+    #[derive(Default)]
+    struct Console(Mutex<Vec<Vec<u8>>>);
+
+    impl Observer for Console {
+        fn job_started(&self, _job: usize) {}
+        fn note(&self, _job: usize, _line: &str) {}
+        fn output(&self, _job: usize, lines: &[u8]) {
+            self.0.lock().expect("console").push(lines.to_vec());
+        }
+        fn job_finished(&self, _: usize, _: &Outcome, _: Duration, _: Option<&JobLog>) {}
+        fn warn(&self, _message: &str) {}
+    }
+
+    /// A stream that hands out its chunks one read at a time.
+    struct Reads(VecDeque<Vec<u8>>);
+
+    impl Read for Reads {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some(mut chunk) = self.0.pop_front() else {
+                return Ok(0);
+            };
+            let n = chunk.len().min(buf.len());
+            buf[..n].copy_from_slice(&chunk[..n]);
+            if n < chunk.len() {
+                self.0.push_front(chunk.split_off(n));
+            }
+            Ok(n)
+        }
+    }
+
+    proptest! {
+        /// However a step's output is cut into reads, the console is only
+        /// ever handed whole lines, and the log holds every byte in order.
+        #[test]
+        fn the_console_gets_whole_lines_and_the_log_everything(
+            text in "[ab\n]{0,120}",
+            cuts in prop::collection::vec(0usize..=120, 0..8),
+        ) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let book = Logbook::start(vec![dir.path().join("job.log")]).expect("logbook");
+            let console = Arc::new(Console::default());
+            let sink = JobSink::new(0, book.log(0), console.clone(), SecretSet::default());
+            let mut cuts: Vec<usize> = cuts.into_iter().filter(|&c| c <= text.len()).collect();
+            cuts.sort_unstable();
+            cuts.push(text.len());
+            let mut at = 0;
+            let mut reads = Reads(
+                cuts.into_iter()
+                    .map(|cut| {
+                        let chunk = text.as_bytes()[at..cut].to_vec();
+                        at = cut;
+                        chunk
+                    })
+                    .filter(|chunk| !chunk.is_empty())
+                    .collect(),
+            );
+            let mut lines = LineReader::new(Arc::clone(&sink));
+            while lines.read_once(&mut reads) == Got::Some {}
+            lines.finish();
+            sink.close();
+
+            // A last line without its newline gets one, on both sides.
+            let mut whole = text.clone().into_bytes();
+            if !whole.is_empty() && !whole.ends_with(b"\n") {
+                whole.push(b'\n');
+            }
+            let handed = console.0.lock().expect("console").clone();
+            for piece in &handed {
+                prop_assert!(piece.ends_with(b"\n"), "a piece of a line: {piece:?}");
+            }
+            prop_assert_eq!(handed.concat(), whole.clone());
+            let log = book.log(0);
+            prop_assert_eq!(log.read().expect("log").into_bytes(), whole);
+        }
+    }
+}
