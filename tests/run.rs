@@ -236,6 +236,16 @@ fn named_jobs_run_with_what_they_need_and_nothing_else() {
 }
 
 #[test]
+fn a_log_keeps_the_letters_of_its_job_name() {
+    let out = Test::new()
+        .pipeline("version = 1\n[jobs.\"prüfung 日本\"]\nrun = \"echo geprüft\"\n")
+        .args(["run"])
+        .run();
+    out.status(0);
+    assert!(out.log("prüfung-日本").contains("geprüft"), "{out}");
+}
+
+#[test]
 fn a_pipeline_without_jobs_passes_without_a_table() {
     let out = Test::new().pipeline("version = 1\n").args(["run"]).run();
     out.status(0)

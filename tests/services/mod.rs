@@ -421,6 +421,13 @@ fn a_pipeline_without_services_says_so() {
             .status(0)
             .stdout_contains("has no [services.NAME]: nothing to start, stop or show");
     }
+    test()
+        .pipeline("version = 1\n[jobs.t]\nrun = \"true\"\n")
+        .args(["services", "logs", "db"])
+        .run()
+        .status(2)
+        .stderr_contains("no service named `db`")
+        .stderr_contains("the pipeline has no `[services.NAME]`");
 }
 
 #[test]
