@@ -84,6 +84,10 @@ enum Command {
     Completions(completions::CompletionsArgs),
     /// Print the man page (roff): `parity man > parity.1`.
     Man(man::ManArgs),
+    /// Write a service's output, masked, to its log: what `services up`
+    /// leaves running beside each service (internal).
+    #[command(name = crate::services::relay::COMMAND, hide = true)]
+    ServiceLog(services::ServiceLogArgs),
 }
 
 /// Runs parity with the process arguments and returns the exit code.
@@ -118,6 +122,7 @@ pub fn main() -> i32 {
         Command::Cache(args) => cache::cache(&cli, args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => man::man(args),
+        Command::ServiceLog(args) => services::service_log(args),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@ use crate::report::{errln, outln};
 use crate::services::{self, Health, LocalServices};
 use crate::{env_file, exit_code};
 use indexmap::IndexMap;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -42,6 +43,31 @@ enum ServicesCommand {
         #[arg(value_name = "NAME")]
         name: String,
     },
+}
+
+/// `parity service-log NAME`: see `services/relay.rs`.
+#[derive(Debug, clap::Args)]
+pub(super) struct ServiceLogArgs {
+    /// The service, so that `ps` tells one relay from another.
+    #[arg(value_name = "NAME")]
+    name: String,
+}
+
+/// Copies standard input, masked, to standard output (the log file), which
+/// the relay writes unbuffered so probes see each line at once. Its
+/// standard error goes nowhere: it has no one to tell, so failing is its
+/// exit code.
+pub(super) fn service_log(_args: &ServiceLogArgs) -> Result<i32, Error> {
+    let log = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from);
+    Ok(
+        match log.and_then(|log| services::relay::serve(std::io::stdin().lock(), log)) {
+            Ok(()) => exit_code::SUCCESS,
+            Err(_) => exit_code::FAILED,
+        },
+    )
 }
 
 pub(super) fn services(cli: &Cli, args: &ServicesArgs) -> Result<i32, Error> {

@@ -105,6 +105,12 @@ impl SecretSet {
         out
     }
 
+    /// What the set looks for: [`SecretSet::new`] of these is the same set.
+    /// Only for handing the set to another parity process (`services/relay.rs`).
+    pub(crate) fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
     pub fn is_empty(&self) -> bool {
         self.matcher.is_none()
     }

@@ -4,9 +4,11 @@
 
 use super::child::{describe, OwnedChild};
 use super::identity::Identity;
+use super::log::LogWriter;
 use super::port::{self, HOST};
 use super::preset;
 use super::probe::{self, Check, Prober, Wait};
+use super::relay::Relay;
 use super::spec::Spec;
 use super::values::{env_prefix, ServiceValues, Values};
 use super::ServiceError;
@@ -18,7 +20,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How often parity's own default checks run: they are cheap (a file read,
@@ -38,8 +39,8 @@ pub(crate) struct StartContext<'a> {
     pub(crate) secrets: &'a SecretSet,
     /// Names temp directories and process markers: a run id, or `up-…`.
     pub(crate) tag: &'a str,
-    /// `parity services up`: the service outlives parity, so it writes its
-    /// log itself instead of through parity's masking pump.
+    /// `parity services up`: the service outlives parity, so a relay
+    /// process, not a thread of parity's, masks its log.
     pub(crate) detached: bool,
 }
 
@@ -56,7 +57,7 @@ pub(crate) struct Running {
     pub(crate) probe_env: Vec<(String, String)>,
     pub(crate) probe_cwd: PathBuf,
     child: Option<OwnedChild>,
-    pump: Option<JoinHandle<()>>,
+    log_writer: Option<LogWriter>,
 }
 
 /// The log file of a service: `NAME.log` in `log_dir`.
@@ -138,7 +139,7 @@ fn start_on(
             probe_env: s.probe_env,
             probe_cwd: s.probe_cwd,
             child: Some(s.child),
-            pump: s.pump,
+            log_writer: Some(s.log_writer),
         }),
         Err(e) => {
             if let Some(dir) = temp_dir {
@@ -152,7 +153,7 @@ fn start_on(
 struct Spawned {
     values: Values,
     child: OwnedChild,
-    pump: Option<JoinHandle<()>>,
+    log_writer: LogWriter,
     identity: Identity,
     check: Check,
     probe_env: Vec<(String, String)>,
@@ -237,27 +238,11 @@ fn spawn_ready(
         .stdin(Stdio::null())
         .process_group(0);
 
-    let mut pump = None;
-    if ctx.detached {
-        let open = || {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(log)
-                .map_err(|e| ServiceError::io("cannot write the service log", log, e))
-        };
-        command.stdout(open()?).stderr(open()?);
-    } else {
-        let (reader, writer) =
-            std::io::pipe().map_err(|e| ServiceError::io("cannot make a pipe for", log, e))?;
-        let writer2 = writer
-            .try_clone()
-            .map_err(|e| ServiceError::io("cannot make a pipe for", log, e))?;
-        command.stdout(writer).stderr(writer2);
-        pump = Some(
-            super::log::pump(reader, log, ctx.secrets.clone())
-                .map_err(|e| ServiceError::io("cannot write the service log", log, e))?,
-        );
-    }
+    let cannot_log = |e| ServiceError::io("cannot write the service log", log, e);
+    let (writer, log_writer) =
+        LogWriter::start(&spec.name, log, ctx.secrets, ctx.detached).map_err(cannot_log)?;
+    let writer2 = writer.try_clone().map_err(cannot_log)?;
+    command.stdout(writer).stderr(writer2);
     let program = command.get_program().to_string_lossy().into_owned();
     let spawned = OwnedChild::spawn(&mut command);
     drop(command); // closes parity's copies of the pipe's write end
@@ -282,15 +267,20 @@ fn spawn_ready(
         || child.try_wait().ok().flatten().map(describe),
         cancel,
     );
-    let fail = |child: OwnedChild, pump: Option<JoinHandle<()>>, error: ServiceError| {
-        stop_process(child.pid(), &marker(ctx.tag, &spec.name), Some(child), pump);
+    let fail = |child: OwnedChild, log_writer: LogWriter, error: ServiceError| {
+        stop_process(
+            child.pid(),
+            &marker(ctx.tag, &spec.name),
+            Some(child),
+            Some(log_writer),
+        );
         Err(error)
     };
     match outcome {
         Wait::Ready => Ok(Spawned {
             values,
             child,
-            pump,
+            log_writer,
             identity,
             check,
             probe_env: env,
@@ -298,7 +288,7 @@ fn spawn_ready(
         }),
         Wait::Exited(end) => fail(
             child,
-            pump,
+            log_writer,
             ServiceError::Exited {
                 name: spec.name.clone(),
                 end,
@@ -306,7 +296,7 @@ fn spawn_ready(
         ),
         Wait::TimedOut(last) => fail(
             child,
-            pump,
+            log_writer,
             ServiceError::NotReady {
                 name: spec.name.clone(),
                 after: timeout,
@@ -316,7 +306,7 @@ fn spawn_ready(
         ),
         Wait::Cancelled => fail(
             child,
-            pump,
+            log_writer,
             ServiceError::Interrupted {
                 name: spec.name.clone(),
             },
@@ -426,7 +416,7 @@ impl Running {
             self.identity.pid,
             &self.marker,
             self.child.take(),
-            self.pump.take(),
+            self.log_writer.take(),
         );
         if let Some(dir) = &self.temp_dir {
             let _ = std::fs::remove_dir_all(dir);
@@ -444,9 +434,19 @@ impl Running {
         crate::exec::kill_now(&targets);
     }
 
-    /// Leaves the service running after parity exits (`services up`).
+    /// The process that writes a detached service's log.
+    pub(crate) fn relay(&self) -> Option<Identity> {
+        self.log_writer
+            .as_ref()
+            .and_then(LogWriter::relay)
+            .and_then(Relay::identity)
+    }
+
+    /// Leaves the service, and the relay writing its log, running after
+    /// parity exits (`services up`).
     pub(crate) fn detach(mut self) {
         drop(self.child.take());
+        drop(self.log_writer.take());
     }
 }
 
@@ -455,7 +455,7 @@ pub(crate) fn stop_process(
     pid: i32,
     marker: &str,
     child: Option<OwnedChild>,
-    pump: Option<JoinHandle<()>>,
+    log_writer: Option<LogWriter>,
 ) {
     let mut targets = vec![Target::group(pid)];
     targets.extend(marked(marker, pid).iter().map(|p| Target::process(p.pid)));
@@ -463,11 +463,11 @@ pub(crate) fn stop_process(
     if let Some(mut child) = child {
         let _ = child.wait_for(Duration::from_secs(1));
     }
-    // The pump ends when the last writer is gone; wait a little so the log is
-    // complete before anyone reads its tail.
-    if let Some(pump) = pump {
+    // The log's writer ends when the last writer to its pipe is gone; wait
+    // a little so the log is complete before anyone reads its tail.
+    if let Some(mut log_writer) = log_writer {
         let deadline = Instant::now() + Duration::from_millis(500);
-        while !pump.is_finished() && Instant::now() < deadline {
+        while !log_writer.is_finished() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
     }

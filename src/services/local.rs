@@ -11,6 +11,7 @@ use super::spec::Specs;
 use super::state::{self, ServiceState};
 use super::values::{redact_url, ServiceValues};
 use super::ServiceError;
+use crate::exec::{terminate, Target, GRACE};
 use crate::pipeline::Pipeline;
 use crate::secrets::SecretSet;
 use std::path::{Path, PathBuf};
@@ -194,6 +195,7 @@ impl LocalServices {
             check: running.check.clone(),
             probe_env: running.probe_env.clone(),
             probe_cwd: running.probe_cwd.clone(),
+            relay: running.relay(),
         };
         if let Err(e) = state::save(dir, &record) {
             running.stop();
@@ -248,6 +250,9 @@ impl LocalServices {
                 ));
             } else {
                 out(&format!("{name}: was not running"));
+            }
+            if let Some(relay) = &recorded.relay {
+                finish_relay(relay);
             }
             if let Some(temp) = &recorded.temp_dir {
                 let _ = std::fs::remove_dir_all(temp);
@@ -332,5 +337,18 @@ impl LocalServices {
         } else {
             up
         })
+    }
+}
+/// Waits for a stopped service's relay to write the last lines and end,
+/// which it does once nothing can write to its pipe; stops it after a
+/// while if something the service started elsewhere still holds the pipe.
+fn finish_relay(relay: &Identity) {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while relay.alive() {
+        if Instant::now() >= deadline {
+            terminate(&[Target::process(relay.pid)], GRACE);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }

@@ -1,51 +1,103 @@
-//! A service's log file: written through the secret mask while parity runs,
-//! read back for its tail and for `log` readiness probes.
+//! A service's log file: written through the secret mask (by parity, or by
+//! a relay for a service left running), read back for its tail and for
+//! `log` readiness probes.
 
+use super::relay::Relay;
 use crate::secrets::SecretSet;
 use regex::Regex;
 use std::fs::{File, OpenOptions};
-use std::io::{self, PipeReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, PipeWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 /// How many log lines a failure shows.
 pub(crate) const TAIL_LINES: usize = 20;
 
-/// Copies a service's output pipe into its log, masked, until the service
-/// and everything it started closed the pipe. Flushed per read, so probes
-/// and tails see lines as soon as the server writes them.
-pub(crate) fn pump(
-    mut pipe: PipeReader,
-    path: &Path,
-    secrets: SecretSet,
-) -> io::Result<JoinHandle<()>> {
-    let mut file = OpenOptions::new().append(true).create(true).open(path)?;
-    std::thread::Builder::new()
-        .name("parity-service-log".into())
-        .spawn(move || {
-            let mut buf = vec![0u8; 16 * 1024];
-            let mut masked = Vec::with_capacity(buf.len());
-            let mut mask = secrets.stream();
-            loop {
-                match pipe.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        masked.clear();
-                        mask.push(&buf[..n], &mut masked);
-                        let _ = file.write_all(&masked);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => break,
-                }
-            }
-            masked.clear();
-            mask.finish(&mut masked);
-            let _ = file.write_all(&masked);
-        })
+/// What writes a service's log from its output pipe, masked: a thread of
+/// parity's, or, for a service `services up` leaves running, a relay
+/// process (`relay.rs`) that outlives parity with it.
+pub(crate) enum LogWriter {
+    Thread(JoinHandle<()>),
+    Relay(Relay),
 }
 
-/// The last `lines` lines of a log, masked (a detached service writes its
-/// log unmasked, so masking again on the way out is what protects it).
+impl LogWriter {
+    /// Starts the writer of service `name`'s log at `path`; the service's
+    /// output goes to the returned pipe end.
+    pub(crate) fn start(
+        name: &str,
+        path: &Path,
+        secrets: &SecretSet,
+        detached: bool,
+    ) -> io::Result<(PipeWriter, LogWriter)> {
+        if detached {
+            let (writer, relay) = Relay::start(name, path, secrets)?;
+            return Ok((writer, LogWriter::Relay(relay)));
+        }
+        let (mut reader, writer) = io::pipe()?;
+        let mut file = OpenOptions::new().append(true).create(true).open(path)?;
+        let secrets = secrets.clone();
+        let thread = std::thread::Builder::new()
+            .name("parity-service-log".into())
+            .spawn(move || {
+                let _ = copy_masked(&mut reader, &mut file, &secrets);
+            })?;
+        Ok((writer, LogWriter::Thread(thread)))
+    }
+
+    /// Whether it has written everything: the service and all it started
+    /// closed the pipe.
+    pub(crate) fn is_finished(&mut self) -> bool {
+        match self {
+            LogWriter::Thread(thread) => thread.is_finished(),
+            LogWriter::Relay(relay) => relay.is_finished(),
+        }
+    }
+
+    /// The relay process, for the state file.
+    pub(crate) fn relay(&self) -> Option<&Relay> {
+        match self {
+            LogWriter::Thread(_) => None,
+            LogWriter::Relay(relay) => Some(relay),
+        }
+    }
+}
+
+/// Copies `input` to `output` masked until the end of `input`, writing what
+/// each read brings at once, so probes and tails see lines as soon as the
+/// server writes them. Reading goes on when writing fails (a full disk):
+/// a server must never block on, or die of, a pipe nobody drains. Returns
+/// the first write error.
+pub(crate) fn copy_masked(
+    input: &mut impl Read,
+    output: &mut impl Write,
+    secrets: &SecretSet,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut masked = Vec::with_capacity(buf.len());
+    let mut mask = secrets.stream();
+    let mut write = |bytes: &[u8]| output.write_all(bytes).and_then(|()| output.flush());
+    let mut written = Ok(());
+    let read = loop {
+        match input.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                masked.clear();
+                mask.push(&buf[..n], &mut masked);
+                written = written.and(write(&masked));
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    masked.clear();
+    mask.finish(&mut masked);
+    read.and(written).and(write(&masked))
+}
+
+/// The last `lines` lines of a log, masked: the log is masked already, but
+/// masked again here in case its service was left running by a parity that
+/// wrote such logs unmasked.
 pub(crate) fn tail(path: &Path, lines: usize, secrets: &SecretSet) -> Vec<String> {
     const WINDOW: u64 = 64 * 1024;
     let Ok(mut file) = File::open(path) else {
@@ -154,12 +206,15 @@ mod tests {
     fn pumped_output_is_masked_and_tail_keeps_the_last_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.log");
-        let (reader, mut writer) = std::io::pipe().unwrap();
-        let thread = pump(reader, &path, SecretSet::new(["hunter22"])).unwrap();
+        let (mut writer, log) =
+            LogWriter::start("db", &path, &SecretSet::new(["hunter22"]), false).unwrap();
         for i in 0..30 {
             writeln!(writer, "line {i} pw=hunter22").unwrap();
         }
         drop(writer);
+        let LogWriter::Thread(thread) = log else {
+            panic!("a thread writes the log while parity runs");
+        };
         thread.join().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("hunter22"));

@@ -5,7 +5,8 @@
 //! In processing order: `spec` (definitions and start order) → `preset`
 //! (postgres, redis) → `launch` (one service: data dir, port, process, log,
 //! readiness via `probe`) → `pool` (a run's services, shared by its jobs) or
-//! `local` (`parity services up/down/status/logs`). `leftovers` cleans up
+//! `local` (`parity services up/down/status/logs`, whose logs a `relay`
+//! process writes once parity has exited). `leftovers` cleans up
 //! after a parity that was killed; `identity` makes sure only our own
 //! processes are ever signalled.
 
@@ -20,6 +21,7 @@ mod pool;
 mod port;
 mod preset;
 mod probe;
+pub mod relay;
 mod spec;
 mod state;
 mod user;

@@ -22,6 +22,10 @@ pub(crate) struct ServiceState {
     pub(crate) check: Check,
     pub(crate) probe_env: Vec<(String, String)>,
     pub(crate) probe_cwd: PathBuf,
+    /// The process that writes the service's log, masked (`relay.rs`);
+    /// absent in states written before there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) relay: Option<Identity>,
 }
 
 /// `ROOT/.parity/services`, created with the state dir's `.gitignore`.
@@ -83,9 +87,12 @@ mod tests {
             check: Check::Tcp("127.0.0.1:1".into()),
             probe_env: Vec::new(),
             probe_cwd: "/".into(),
+            relay: Identity::me(),
         };
         save(&dir, &state).unwrap();
-        assert_eq!(load(&dir, "db").unwrap().identity, state.identity);
+        let loaded = load(&dir, "db").unwrap();
+        assert_eq!(loaded.identity, state.identity);
+        assert_eq!(loaded.relay, state.relay);
         remove(&dir, "db");
         assert!(load(&dir, "db").is_none());
         assert!(root.path().join(".parity/.gitignore").exists());

@@ -324,7 +324,7 @@ fn services_up_status_logs_down() {
 }
 
 #[test]
-fn services_up_masks_credentials_from_the_env_file_in_their_logs() {
+fn services_up_masks_credentials_in_their_logs_after_parity_has_exited() {
     let token = format!("tok-{}-secret", std::process::id());
     let sleep = Unique::duration(120);
     let up = test()
@@ -332,7 +332,7 @@ fn services_up_masks_credentials_from_the_env_file_in_their_logs() {
             r#"
             version = 1
             [services.api]
-            command = "echo token=$API_TOKEN; exec sleep {sleep}"
+            command = "echo token=$API_TOKEN; sleep 0.3; echo later=$API_TOKEN; exec sleep {sleep}"
             ready = {{ log = "token=" }}
             [jobs.t]
             run = "true"
@@ -344,13 +344,38 @@ fn services_up_masks_credentials_from_the_env_file_in_their_logs() {
     up.status(0).stdout_contains("api: ready in");
     let cache = cache_home();
     let parity = |args: &[&str]| again(up.path(), args, &[("XDG_CACHE_HOME", &cache)]);
-    let shown = String::from_utf8_lossy(&parity(&["services", "logs", "api"]).stdout).into_owned();
-    assert_eq!(parity(&["services", "down"]).status.code(), Some(0));
-    // A service left running writes its log itself, after parity has
-    // exited; what parity shows of it is masked.
+    // The second line comes after `services up` has exited: its relay
+    // writes the log, masked, on disk.
+    let log = up.path().join(".parity/services/api.log");
+    let on_disk = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !on_disk().contains("later=") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let written = on_disk();
     assert!(
-        shown.contains("token=***") && !shown.contains(&token),
-        "{shown}"
+        written.contains("token=***\n") && written.contains("later=***\n"),
+        "{written}"
+    );
+    assert!(!written.contains(&token), "{written}");
+    let shown = String::from_utf8_lossy(&parity(&["services", "logs", "api"]).stdout).into_owned();
+    assert_eq!(shown, written);
+
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(up.path().join(".parity/services/api.json")).expect("state"),
+    )
+    .expect("state is JSON");
+    let relay = state["relay"]["pid"]
+        .as_i64()
+        .expect("the relay is recorded");
+    let cmdline = std::fs::read(format!("/proc/{relay}/cmdline")).expect("the relay runs");
+    assert_eq!(cmdline, b"parity\0service-log\0api\0");
+    assert_eq!(parity(&["services", "down"]).status.code(), Some(0));
+    // Gone, or a zombie where nothing reaps orphans (PID 1 in a container).
+    let stat = std::fs::read_to_string(format!("/proc/{relay}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z "),
+        "the relay ended with its service: {stat}"
     );
     assert_no_process(&sleep);
 }
