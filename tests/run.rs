@@ -246,6 +246,29 @@ fn a_log_keeps_the_letters_of_its_job_name() {
 }
 
 #[test]
+fn jobs_whose_names_are_too_long_for_a_file_name_keep_their_logs() {
+    let long = "x".repeat(300);
+    let out = Test::new()
+        .pipeline(&format!(
+            "version = 1\n[jobs.{long}a]\nrun = \"echo first\"\n[jobs.{long}b]\nrun = \"echo second\"\n"
+        ))
+        .args(["run"])
+        .run();
+    out.status(0);
+    assert!(!out.stderr.contains("cannot write"), "{out}");
+    let logs = std::fs::read_dir(out.path().join(".parity/runs/latest"))
+        .expect("the run directory")
+        .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+        .filter(|text| text.starts_with("$ echo"))
+        .collect::<Vec<_>>()
+        .join("");
+    assert!(
+        logs.contains("\nfirst\n") && logs.contains("\nsecond\n"),
+        "{logs}"
+    );
+}
+
+#[test]
 fn a_pipeline_without_jobs_passes_without_a_table() {
     let out = Test::new().pipeline("version = 1\n").args(["run"]).run();
     out.status(0)

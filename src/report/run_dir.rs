@@ -88,6 +88,11 @@ fn spread_subdirectories(runs: &Path) {
     }
 }
 
+/// The longest slug, in bytes: with a `-N` to tell truncated names apart
+/// and `.log`, a log's name stays under the usual limit of 255 bytes
+/// (`NAME_MAX`), however long a job's name (a matrix of long values).
+const SLUG_MAX: usize = 200;
+
 /// `test (features=full, os=linux)` → `test-features=full-os=linux`.
 /// Letters and digits of any script stay: `prüfung` keeps its name.
 fn slug(name: &str) -> String {
@@ -99,7 +104,11 @@ fn slug(name: &str) -> String {
             out.push('-');
         }
     }
-    let out = out.trim_matches('-');
+    let mut end = out.len().min(SLUG_MAX);
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    let out = out[..end].trim_matches('-');
     if out.is_empty() {
         "job".to_owned()
     } else {
@@ -139,14 +148,19 @@ mod tests {
         );
         assert_eq!(slug("///"), "job");
         assert_eq!(slug("prüfung (lang=日本語)"), "prüfung-lang=日本語");
+        let long = slug(&"ü".repeat(SLUG_MAX));
+        assert!(long.len() <= SLUG_MAX && long.chars().all(|c| c == 'ü'));
     }
 
     #[test]
     fn logs_are_unique_and_latest_points_here() {
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::create(dir.path()).unwrap();
-        let logs = run.log_paths(&["a b".into(), "a/b".into()]);
+        let long = "j".repeat(300);
+        let logs = run.log_paths(&["a b".into(), "a/b".into(), long.clone(), long + "k"]);
         assert_ne!(logs[0], logs[1]);
+        assert_ne!(logs[2], logs[3]);
+        assert!(logs[3].file_name().unwrap().len() < 255);
         let latest = std::fs::read_link(dir.path().join(".parity/runs/latest")).unwrap();
         assert_eq!(latest, Path::new(&run.id));
     }
