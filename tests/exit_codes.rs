@@ -129,6 +129,18 @@ fn two_without_a_pipeline_file() {
 }
 
 #[test]
+fn two_when_the_pipeline_file_is_a_directory() {
+    let out = Test::new()
+        .file("parity.toml/notes", "")
+        .args(["run"])
+        .run();
+    out.status(2)
+        .stderr_contains("cannot read ")
+        .stderr_contains("parity.toml")
+        .stderr_contains("Is a directory");
+}
+
+#[test]
 fn help_and_version_succeed() {
     run("true", &["--help"]).status(0).stdout_contains("Usage:");
     run("true", &["--version"])

@@ -181,12 +181,15 @@ pub enum Probe {
 }
 
 impl Pipeline {
-    /// Finds `parity.toml` in `start` or the nearest parent directory.
+    /// Finds `parity.toml` in `start` or the nearest parent directory. The
+    /// nearest entry of that name is the one, even when it cannot be read
+    /// (a directory, a dangling link): reading it then says what is wrong,
+    /// where passing it over would run another pipeline.
     pub fn discover(start: &Path) -> Result<PathBuf, PipelineError> {
         start
             .ancestors()
             .map(|dir| dir.join(FILE_NAME))
-            .find(|candidate| candidate.is_file())
+            .find(|candidate| candidate.symlink_metadata().is_ok())
             .ok_or_else(|| PipelineError::NotFound {
                 start: start.to_owned(),
             })
