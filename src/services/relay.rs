@@ -14,6 +14,7 @@
 
 use super::identity::Identity;
 use super::log::copy_masked;
+use crate::exec::MARKER_VAR;
 use crate::secrets::SecretSet;
 use std::fs::OpenOptions;
 use std::io::{self, BufRead, BufReader, PipeWriter, Read, Write};
@@ -42,7 +43,15 @@ impl Relay {
         let file = OpenOptions::new().append(true).open(log)?;
         // `/proc/self/exe` is this very binary even if it was replaced on
         // disk since parity started (a `cargo install` meanwhile).
-        let child = Command::new("/proc/self/exe")
+        let mut command = Command::new("/proc/self/exe");
+        // It needs no variable, and so holds none of the secrets a shell
+        // exported; only the marker that lets a job's end find it, when a
+        // step ran `services up`.
+        command.env_clear();
+        if let Some(marker) = std::env::var_os(MARKER_VAR) {
+            command.env(MARKER_VAR, marker);
+        }
+        let child = command
             .arg0("parity")
             .args([COMMAND, name])
             .stdin(reader)

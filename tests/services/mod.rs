@@ -370,6 +370,11 @@ fn services_up_masks_credentials_in_their_logs_after_parity_has_exited() {
         .expect("the relay is recorded");
     let cmdline = std::fs::read(format!("/proc/{relay}/cmdline")).expect("the relay runs");
     assert_eq!(cmdline, b"parity\0service-log\0api\0");
+    let environ = std::fs::read(format!("/proc/{relay}/environ")).expect("the relay's environment");
+    assert!(
+        !String::from_utf8_lossy(&environ).contains("XDG_CACHE_HOME="),
+        "the relay holds none of parity's variables"
+    );
     assert_eq!(parity(&["services", "down"]).status.code(), Some(0));
     // Gone, or a zombie where nothing reaps orphans (PID 1 in a container).
     let stat = std::fs::read_to_string(format!("/proc/{relay}/stat")).unwrap_or_default();
