@@ -75,7 +75,10 @@ pub enum ServiceError {
     },
 
     #[error("starting {name} was interrupted")]
-    #[diagnostic(code(parity::service_interrupted))]
+    #[diagnostic(
+        code(parity::service_interrupted),
+        help("it was stopped; services that were ready before stay up (`parity services down` stops them)")
+    )]
     Interrupted { name: String },
 
     #[error("{what} {}", path.display())]
@@ -108,6 +111,7 @@ impl ServiceError {
             ServiceError::Unknown { .. }
             | ServiceError::ImageNotNative { .. }
             | ServiceError::Config { .. } => crate::exit_code::USAGE,
+            ServiceError::Interrupted { .. } => crate::exit_code::INTERRUPTED,
             _ => crate::exit_code::FAILED,
         }
     }

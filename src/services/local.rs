@@ -14,7 +14,11 @@ use super::ServiceError;
 use crate::exec::{terminate, Target, GRACE};
 use crate::pipeline::Pipeline;
 use crate::secrets::SecretSet;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::SigId;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The pipeline's services as seen from one repository.
@@ -97,7 +101,9 @@ impl LocalServices {
 
     /// Starts the named services (default: all) and what they need, each
     /// wave at once; those already running are kept. `out` hears one line
-    /// per service.
+    /// per service. Ctrl-C, SIGTERM or SIGHUP stop the services not yet
+    /// ready, which no state records yet, so nothing could stop them later;
+    /// those already ready stay up.
     pub fn up(
         &self,
         names: &[String],
@@ -114,14 +120,24 @@ impl LocalServices {
         let order = self.selection(names).map_err(|e| fail("", e))?;
         let dir = self.dir().map_err(|e| fail("", e))?;
         let tag = format!("up-{}", std::process::id());
-        let never = || false;
+        let interrupted = Interruption::listen().map_err(|e| {
+            fail(
+                "",
+                ServiceError::io("cannot listen for signals in", &dir, e),
+            )
+        })?;
+        let cancel = || interrupted.happened();
         for wave in self.specs.waves(&order) {
+            if let Some(next) = wave.first().filter(|_| interrupted.happened()) {
+                return Err(fail(next, ServiceError::Interrupted { name: next.clone() }));
+            }
             let results: Vec<Result<(), Box<StartFailure>>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = wave
                     .iter()
                     .map(|name| {
                         let (dir, tag) = (&dir, &tag);
-                        scope.spawn(move || self.up_one(name, dir, tag, &never, out))
+                        let cancel = &cancel;
+                        scope.spawn(move || self.up_one(name, dir, tag, cancel, out))
                     })
                     .collect();
                 handles
@@ -339,6 +355,36 @@ impl LocalServices {
         })
     }
 }
+/// SIGINT, SIGTERM and SIGHUP as a flag while `services up` starts
+/// services, instead of the end of parity (and of what would stop them).
+struct Interruption {
+    flag: Arc<AtomicBool>,
+    handlers: Vec<SigId>,
+}
+
+impl Interruption {
+    fn listen() -> std::io::Result<Interruption> {
+        let flag = Arc::new(AtomicBool::new(false));
+        let handlers = [SIGINT, SIGTERM, SIGHUP]
+            .into_iter()
+            .map(|signal| signal_hook::flag::register(signal, Arc::clone(&flag)))
+            .collect::<Result<_, _>>()?;
+        Ok(Interruption { flag, handlers })
+    }
+
+    fn happened(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Interruption {
+    fn drop(&mut self) {
+        for handler in self.handlers.drain(..) {
+            signal_hook::low_level::unregister(handler);
+        }
+    }
+}
+
 /// Waits for a stopped service's relay to write the last lines and end,
 /// which it does once nothing can write to its pipe; stops it after a
 /// while if something the service started elsewhere still holds the pipe.

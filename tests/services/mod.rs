@@ -242,6 +242,49 @@ fn ctrl_c_stops_the_services() {
 }
 
 #[test]
+fn a_signal_while_services_up_waits_stops_the_service_not_yet_ready() {
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        let (ready, waiting) = (Unique::duration(300), Unique::duration(300));
+        let running = test()
+            .pipeline(&format!(
+                r#"
+                version = 1
+                [services.first]
+                command = "exec sleep {ready}"
+                [services.second]
+                needs = ["first"]
+                command = "exec sleep {waiting}"
+                ready = {{ log = "never printed", timeout = "60s" }}
+                [jobs.t]
+                run = "true"
+                "#
+            ))
+            .args(["services", "up"])
+            .spawn();
+        wait_for_sleeps(&waiting, 1, Duration::from_secs(30));
+        running.signal(signal);
+        let out = running.finish(Duration::from_secs(30));
+        out.status(130)
+            .stdout_contains("first: ready in")
+            .stderr_contains("starting second was interrupted");
+        // Unrecorded, nothing could have stopped it later.
+        assert_no_process(&waiting);
+        assert_eq!(processes_with(&ready).len(), 1, "{signal}: first stays up");
+        let cache = cache_home();
+        let down = again(
+            out.path(),
+            &["services", "down"],
+            &[("XDG_CACHE_HOME", &cache)],
+        );
+        assert!(
+            String::from_utf8_lossy(&down.stdout).contains("first: stopped"),
+            "{signal}: {down:?}"
+        );
+        assert_no_process(&ready);
+    }
+}
+
+#[test]
 fn after_parity_is_killed_the_next_command_stops_what_it_left() {
     let data = data_root();
     let sleep = Unique::duration(300);
