@@ -9,6 +9,7 @@
 //! Every test returns early, saying so, where no engine answers.
 
 use crate::harness::{Test, PARITY};
+use nix::sys::signal::Signal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -569,6 +570,14 @@ fn slow_web_image(base: &str) -> String {
     tag
 }
 
+/// A compose file whose service `web` runs `web` (see `slow_web_image`),
+/// healthy once it answers.
+fn web_compose(web: &str) -> String {
+    format!(
+        "services:\n  web:\n    image: {web}\n    ports: [\"8080\"]\n    healthcheck:\n      test: [\"CMD\", \"wget\", \"-q\", \"-O-\", \"http://127.0.0.1:8080/\"]\n      interval: 1s\n      retries: 30\n"
+    )
+}
+
 #[test]
 fn container_service_healthcheck_gates_the_jobs() {
     if !engine() {
@@ -595,9 +604,7 @@ fn container_service_healthcheck_gates_the_jobs() {
         ))
         .file(
             "docker/docker-compose.ci.yml",
-            &format!(
-                "services:\n  web:\n    image: {web}\n    ports: [\"8080\"]\n    healthcheck:\n      test: [\"CMD\", \"wget\", \"-q\", \"-O-\", \"http://127.0.0.1:8080/\"]\n      interval: 1s\n      retries: 30\n"
-            ),
+            &web_compose(&web),
         )
         .args(["run"])
         .run();
@@ -622,14 +629,87 @@ fn container_service_healthcheck_gates_the_jobs() {
         "",
         "service containers are removed"
     );
-    let networks = docker_quiet(&[
+    assert_eq!(networks_of(out.path()), "", "the run's network is removed");
+}
+
+/// A pipeline whose runner is `base` and whose one container service,
+/// `web`, answers on port 8080 once its healthcheck passes.
+fn with_web_service(base: &str, web: &str) -> Test {
+    Test::new()
+        .pipeline(&format!(
+            r#"
+            version = 1
+            compose = "docker/docker-compose.ci.yml"
+            [runner]
+            image = "{base}"
+            [env]
+            GREETING = "hello"
+            [jobs.t]
+            run = "true"
+            "#
+        ))
+        .file("docker/docker-compose.ci.yml", &web_compose(web))
+}
+
+fn networks_of(dir: &Path) -> String {
+    docker_quiet(&[
         "network",
         "ls",
         "--filter",
-        &format!("label=parity.root={}", out.path().display()),
+        &format!("label=parity.root={}", dir.display()),
         "--quiet",
-    ]);
-    assert_eq!(networks, "", "the run's network is removed");
+    ])
+}
+
+#[test]
+fn shell_runs_in_the_runner_with_the_services_then_removes_them() {
+    if !engine() {
+        return;
+    }
+    let base = base_image();
+    let web = slow_web_image(&base);
+    let out = with_web_service(&base, &web)
+        .file("notes.txt", "from the repository\n")
+        .args([
+            "shell",
+            "--",
+            "bash",
+            "-c",
+            "cat notes.txt; echo $GREETING $WEB_HOST:$WEB_PORT; wget -q -O- $WEB_URL/; exit 7",
+        ])
+        .run();
+    out.status(7)
+        .stdout_contains("from the repository\n")
+        .stdout_contains("hello web:8080\n")
+        .stdout_contains("ready\n");
+    assert_eq!(containers_of(out.path()), "", "no container is left");
+    assert_eq!(networks_of(out.path()), "", "the network is removed");
+}
+
+#[test]
+fn shell_stopped_by_sigterm_or_sighup_removes_its_services() {
+    if !engine() {
+        return;
+    }
+    let base = base_image();
+    let web = slow_web_image(&base);
+    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+        let running = with_web_service(&base, &web)
+            .args(["shell", "--", "sleep", "300"])
+            .spawn();
+        let dir = running.path().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // The service's container and then the shell's.
+        while containers_of(&dir).lines().count() < 2 {
+            assert!(Instant::now() < deadline, "the shell never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        running.signal(signal);
+        let out = running.finish(Duration::from_secs(30));
+        assert!(out.code.is_some(), "{signal}: parity ended\n{out}");
+        assert_eq!(containers_of(&dir), "", "{signal}: no container is left");
+        assert_eq!(networks_of(&dir), "", "{signal}: the network is removed");
+    }
 }
 
 #[test]

@@ -167,6 +167,11 @@ pub(crate) struct Running {
 }
 
 impl Running {
+    /// The pipeline directory.
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Sends `signal` to parity alone. Steps run in process groups of their
     /// own, so a terminal's Ctrl-C reaches only parity too.
     pub(crate) fn signal(&self, signal: nix::sys::signal::Signal) {

@@ -11,7 +11,12 @@ use crate::error::Error;
 use crate::report::errln;
 use crate::{env_file, exit_code};
 use indexmap::IndexMap;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 use std::io::IsTerminal;
+use std::process::{Command, ExitStatus};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -117,10 +122,32 @@ pub(super) fn shell(cli: &Cli, args: &ShellArgs) -> Result<i32, Error> {
             .arg(shlex::try_join(args.command.iter().map(String::as_str)).unwrap_or_default());
     }
     command.envs(spec.client_env());
-    // Ctrl-C belongs to the shell inside; parity stays to stop the services.
-    let ignored = Arc::new(AtomicBool::new(false));
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&ignored));
-    let status = command.status().map_err(Error::Start)?;
+    let status = foreground(command);
     drop(services);
-    Ok(status.code().unwrap_or(exit_code::FAILED))
+    Ok(status?.code().unwrap_or(exit_code::FAILED))
+}
+
+/// Runs the engine's client to its end, and parity lives on to stop the
+/// services. Ctrl-C belongs to the shell inside (the terminal sends it to
+/// the client too, which hands it on), so parity ignores it; SIGTERM and
+/// SIGHUP sent to parity alone go to the client, which hands them to the
+/// shell.
+fn foreground(mut command: Command) -> Result<ExitStatus, Error> {
+    let ignored = Arc::new(AtomicBool::new(false));
+    let _ = signal_hook::flag::register(SIGINT, ignored);
+    let mut signals = Signals::new([SIGTERM, SIGHUP]).map_err(Error::Start)?;
+    let handle = signals.handle();
+    let mut client = command.spawn().map_err(Error::Start)?;
+    let pid = Pid::from_raw(client.id() as i32);
+    let forwarding = std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if let Ok(signal) = Signal::try_from(signal) {
+                let _ = kill(pid, signal);
+            }
+        }
+    });
+    let status = client.wait().map_err(Error::Start);
+    handle.close();
+    let _ = forwarding.join();
+    status
 }
