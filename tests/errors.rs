@@ -180,6 +180,27 @@ fn unknown_matrix_placeholder() {
     insta::assert_snapshot!("unknown_placeholder", error);
 }
 
+#[test]
+fn two_services_named_alike() {
+    let error = rejected(
+        r#"
+        version = 1
+        [services."api-db"]
+        command = "touch ran"
+        [services.api_db]
+        command = "touch ran"
+        [jobs.test]
+        services = ["api-db", "api_db"]
+        run = "touch ran"
+        "#,
+    );
+    assert!(
+        error.contains("services `api-db` and `api_db` would both set API_DB_HOST"),
+        "{error}"
+    );
+    insta::assert_snapshot!("services_named_alike", error);
+}
+
 /// Matrices that would run one instance twice under one name, or none.
 #[test]
 fn matrices_that_cannot_run_as_written() {

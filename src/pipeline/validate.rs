@@ -12,6 +12,7 @@ use super::{
     Service, ServiceKind, DEFAULT_SHELL,
 };
 use indexmap::{IndexMap, IndexSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 use toml::Spanned;
@@ -386,7 +387,33 @@ impl Validator<'_> {
             }
         }
         self.service_cycles(raw);
+        self.service_prefixes(raw);
         services
+    }
+
+    /// Two services whose names differ only in case or punctuation (`a-b`,
+    /// `a b`) would export the same `A_B_*` variables to jobs, and share a
+    /// log and a state file, so that stopping one would lose the other.
+    fn service_prefixes(&mut self, raw: &IndexMap<SpannedStr, RawService>) {
+        let mut first: HashMap<String, &str> = HashMap::new();
+        for name in raw.keys() {
+            let prefix = crate::services::env_prefix(name.get_ref());
+            let Some(earlier) = first.get(&prefix) else {
+                first.insert(prefix, name.get_ref());
+                continue;
+            };
+            let problem = Problem::new(
+                self.src,
+                name.span(),
+                format!(
+                    "services `{earlier}` and `{}` would both set {prefix}_HOST, {prefix}_PORT and {prefix}_URL",
+                    name.get_ref()
+                ),
+                "named like an earlier service",
+            )
+            .with_help("rename one of them: names that differ only in case or punctuation are the same name to jobs");
+            self.push(problem);
+        }
     }
 
     fn service(
