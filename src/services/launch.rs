@@ -10,7 +10,7 @@ use super::preset;
 use super::probe::{self, Check, Prober, Wait};
 use super::relay::Relay;
 use super::spec::Spec;
-use super::values::{env_prefix, ServiceValues, Values};
+use super::values::{ServiceValues, Values};
 use super::ServiceError;
 use crate::exec::{marked, terminate, Target, GRACE, MARKER_VAR};
 use crate::pipeline::placeholder::{scan, Unresolved};
@@ -62,7 +62,18 @@ pub(crate) struct Running {
 
 /// The log file of a service: `NAME.log` in `log_dir`.
 pub(crate) fn log_path(log_dir: &Path, name: &str) -> PathBuf {
-    let slug: String = name
+    log_dir.join(format!("{}.log", slug(name)))
+}
+
+/// The longest part of a file name taken from a service's name, in bytes;
+/// beyond it, a hash of the whole name keeps names apart, and the file's
+/// name under the usual limit of 255 bytes (`NAME_MAX`).
+const SLUG_MAX: usize = 200;
+
+/// A service's name as part of a file name. (Two names that make the same
+/// slug are rejected with the pipeline: they would make the same variables.)
+fn slug(name: &str) -> String {
+    let mut slug: String = name
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
@@ -72,7 +83,13 @@ pub(crate) fn log_path(log_dir: &Path, name: &str) -> PathBuf {
             }
         })
         .collect();
-    log_dir.join(format!("{slug}.log"))
+    if slug.len() > SLUG_MAX {
+        let hash = blake3::hash(name.as_bytes()).to_hex();
+        slug.truncate(SLUG_MAX);
+        slug.push('-');
+        slug.push_str(&hash[..12]);
+    }
+    slug
 }
 
 /// Starts `spec` and waits until it is ready. `others` holds the values of
@@ -362,11 +379,7 @@ fn data_dir(
     let (dir, temp) = match &spec.data_dir {
         Some(dir) => (ctx.root.join(dir), false),
         None => {
-            let dir = scratch_base().join(format!(
-                "parity-{}-{}",
-                ctx.tag,
-                env_prefix(&spec.name).to_lowercase()
-            ));
+            let dir = scratch_base().join(format!("parity-{}-{}", ctx.tag, slug(&spec.name)));
             if dir.exists() {
                 let _ = std::fs::remove_dir_all(&dir);
             }
@@ -469,6 +482,24 @@ pub(crate) fn stop_process(
         let deadline = Instant::now() + Duration::from_millis(500);
         while !log_writer.is_finished() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_name_makes_a_short_distinct_log_name() {
+        let dir = Path::new("/logs");
+        assert_eq!(log_path(dir, "db"), Path::new("/logs/db.log"));
+        let long = "s".repeat(300);
+        let (a, b) = (log_path(dir, &long), log_path(dir, &format!("{long}x")));
+        assert_ne!(a, b);
+        for path in [a, b] {
+            let name = path.file_name().unwrap().len();
+            assert!(name < 255, "{name} bytes");
         }
     }
 }

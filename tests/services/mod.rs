@@ -467,6 +467,34 @@ fn a_stale_state_whose_pid_now_belongs_to_another_program_is_not_killed() {
 }
 
 #[test]
+fn a_service_whose_name_is_too_long_for_a_file_name_starts() {
+    let name = "s".repeat(300);
+    let sleep = Unique::duration(120);
+    let out = test()
+        .pipeline(&format!(
+            r#"
+            version = 1
+            [services.{name}]
+            command = "echo serving; exec sleep {sleep}"
+            [jobs.t]
+            services = ["{name}"]
+            run = "echo host=${prefix}_HOST"
+            "#,
+            prefix = name.to_uppercase()
+        ))
+        .args(["run"])
+        .run();
+    out.status(0);
+    assert!(out.log("t").contains("host=127.0.0.1"), "{out}");
+    let logs: Vec<String> = std::fs::read_dir(out.run_dir().join("services"))
+        .expect("the services' logs")
+        .map(|entry| std::fs::read_to_string(entry.expect("entry").path()).expect("read"))
+        .collect();
+    assert_eq!(logs, ["serving\n"]);
+    assert_no_process(&sleep);
+}
+
+#[test]
 fn unknown_service_names_are_usage_errors() {
     test()
         .pipeline(
