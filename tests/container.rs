@@ -687,20 +687,33 @@ fn shell_runs_in_the_runner_with_the_services_then_removes_them() {
 }
 
 #[test]
-fn shell_stopped_by_sigterm_or_sighup_removes_its_services() {
+fn shell_stopped_by_sigterm_or_sighup_removes_its_containers() {
     if !engine() {
         return;
     }
     let base = base_image();
     let web = slow_web_image(&base);
-    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+    // Signalled as soon as its container exists, the shell may not have
+    // started yet: the client then ends without handing the signal on.
+    // Signalled once it runs, a shell that ignores the signal has its
+    // container removed after the grace period.
+    for (signal, command, wait_for) in [
+        (Signal::SIGHUP, "sleep 300", None),
+        (
+            Signal::SIGTERM,
+            "trap '' TERM; touch started; sleep 300",
+            Some("started"),
+        ),
+    ] {
         let running = with_web_service(&base, &web)
-            .args(["shell", "--", "sleep", "300"])
+            .args(["shell", "--", "bash", "-c", command])
             .spawn();
         let dir = running.path().to_owned();
         let deadline = Instant::now() + Duration::from_secs(60);
-        // The service's container and then the shell's.
-        while containers_of(&dir).lines().count() < 2 {
+        // The service's container and then the shell's (and what it writes).
+        while containers_of(&dir).lines().count() < 2
+            || wait_for.is_some_and(|file| !dir.join(file).exists())
+        {
             assert!(Instant::now() < deadline, "the shell never started");
             std::thread::sleep(Duration::from_millis(50));
         }

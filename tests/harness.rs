@@ -196,7 +196,16 @@ impl Running {
             std::thread::sleep(Duration::from_millis(10));
         };
         let elapsed = self.started.elapsed();
+        // A process parity started and left behind may hold the pipes open:
+        // the test then fails on what it finds, rather than hang.
         let text = |h: JoinHandle<Vec<u8>>| {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !h.is_finished() {
+                return "[still open: a process parity started holds the pipe]".to_owned();
+            }
             String::from_utf8_lossy(&h.join().unwrap_or_default()).into_owned()
         };
         Output {

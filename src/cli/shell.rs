@@ -8,6 +8,7 @@ use crate::container::image::{self, BuildOutput, Wanted};
 use crate::container::service::{self, Placement, ServiceContainers, ServicesMode};
 use crate::container::{caller_user, mount_root, sweep, Engine, JobSpec, Labels};
 use crate::error::Error;
+use crate::exec::GRACE;
 use crate::report::errln;
 use crate::{env_file, exit_code};
 use indexmap::IndexMap;
@@ -18,6 +19,7 @@ use signal_hook::iterator::Signals;
 use std::io::IsTerminal;
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 
 #[derive(Debug, clap::Args)]
@@ -122,32 +124,52 @@ pub(super) fn shell(cli: &Cli, args: &ShellArgs) -> Result<i32, Error> {
             .arg(shlex::try_join(args.command.iter().map(String::as_str)).unwrap_or_default());
     }
     command.envs(spec.client_env());
-    let status = foreground(command);
+    let status = foreground(command, &engine, &spec.name);
     drop(services);
     Ok(status?.code().unwrap_or(exit_code::FAILED))
 }
 
 /// Runs the engine's client to its end, and parity lives on to stop the
 /// services. Ctrl-C belongs to the shell inside (the terminal sends it to
-/// the client too, which hands it on), so parity ignores it; SIGTERM and
+/// the client too, which hands it on), so parity ignores it. SIGTERM and
 /// SIGHUP sent to parity alone go to the client, which hands them to the
-/// shell.
-fn foreground(mut command: Command) -> Result<ExitStatus, Error> {
+/// shell; a shell that ignores them (an interactive bash and SIGTERM) has
+/// its container removed after the grace period. So is a container whose
+/// client ended before it could hand a signal on.
+fn foreground(mut command: Command, engine: &Engine, container: &str) -> Result<ExitStatus, Error> {
     let ignored = Arc::new(AtomicBool::new(false));
     let _ = signal_hook::flag::register(SIGINT, ignored);
     let mut signals = Signals::new([SIGTERM, SIGHUP]).map_err(Error::Start)?;
     let handle = signals.handle();
     let mut client = command.spawn().map_err(Error::Start)?;
     let pid = Pid::from_raw(client.id() as i32);
-    let forwarding = std::thread::spawn(move || {
-        for signal in signals.forever() {
-            if let Ok(signal) = Signal::try_from(signal) {
-                let _ = kill(pid, signal);
+    let (done, ended) = mpsc::channel::<()>();
+    let remove = || {
+        let _ = engine.output(["rm", "--force", container]);
+    };
+    let (signalled, status) = std::thread::scope(|scope| {
+        let forwarding = scope.spawn(move || {
+            let mut signalled = false;
+            for signal in signals.forever() {
+                if let Ok(signal) = Signal::try_from(signal) {
+                    let _ = kill(pid, signal);
+                }
+                if !signalled {
+                    signalled = true;
+                    if ended.recv_timeout(GRACE) == Err(RecvTimeoutError::Timeout) {
+                        remove();
+                    }
+                }
             }
-        }
+            signalled
+        });
+        let status = client.wait();
+        let _ = done.send(());
+        handle.close();
+        (forwarding.join().unwrap_or(true), status)
     });
-    let status = client.wait().map_err(Error::Start);
-    handle.close();
-    let _ = forwarding.join();
-    status
+    if signalled {
+        remove();
+    }
+    status.map_err(Error::Start)
 }
