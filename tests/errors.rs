@@ -201,6 +201,28 @@ fn two_services_named_alike() {
     insta::assert_snapshot!("services_named_alike", error);
 }
 
+#[test]
+fn variables_no_program_can_be_given() {
+    let error = rejected(
+        r#"
+        version = 1
+        [env]
+        "A=B" = "x"
+        [jobs.test]
+        env = { "" = "y", OK = "a\u0000b" }
+        run = "touch ran"
+        "#,
+    );
+    for expected in [
+        "a name cannot hold `=`",
+        "an empty name",
+        "the value of `OK` holds a NUL byte",
+    ] {
+        assert!(error.contains(expected), "{expected}\n{error}");
+    }
+    insta::assert_snapshot!("env_names", error);
+}
+
 /// Matrices that would run one instance twice under one name, or none.
 #[test]
 fn matrices_that_cannot_run_as_written() {

@@ -24,7 +24,7 @@ pub(crate) struct RawPipeline {
     #[serde(default)]
     pub(crate) tools: IndexMap<String, ScalarString>,
     #[serde(default)]
-    pub(crate) env: IndexMap<String, Spanned<ScalarString>>,
+    pub(crate) env: IndexMap<SpannedStr, Spanned<ScalarString>>,
     pub(crate) runner: Option<RawRunner>,
     pub(crate) secrets: Option<RawSecrets>,
     pub(crate) cache: Option<RawCache>,
@@ -95,7 +95,7 @@ pub(crate) struct RawService {
     #[serde(default)]
     pub(crate) ports: Vec<SpannedStr>,
     #[serde(default)]
-    pub(crate) env: IndexMap<String, Spanned<ScalarString>>,
+    pub(crate) env: IndexMap<SpannedStr, Spanned<ScalarString>>,
     #[serde(default)]
     pub(crate) needs: Vec<SpannedStr>,
     pub(crate) ready: Option<RawReady>,
@@ -122,7 +122,7 @@ pub(crate) struct RawJob {
     #[serde(default)]
     pub(crate) needs: Vec<SpannedStr>,
     #[serde(default)]
-    pub(crate) env: IndexMap<String, Spanned<ScalarString>>,
+    pub(crate) env: IndexMap<SpannedStr, Spanned<ScalarString>>,
     pub(crate) switch: Option<SpannedStr>,
     pub(crate) timeout: Option<SpannedStr>,
     pub(crate) shell: Option<SpannedStr>,
@@ -155,7 +155,7 @@ pub(crate) struct RawDeploy {
     pub(crate) services: Vec<SpannedStr>,
     pub(crate) timeout: Option<SpannedStr>,
     #[serde(default)]
-    pub(crate) env: IndexMap<String, Spanned<ScalarString>>,
+    pub(crate) env: IndexMap<SpannedStr, Spanned<ScalarString>>,
     pub(crate) lease: Option<SpannedStr>,
     pub(crate) shell: Option<SpannedStr>,
     pub(crate) runs_on: Option<String>,

@@ -216,13 +216,43 @@ impl Validator<'_> {
 
     fn env(
         &mut self,
-        raw: &IndexMap<String, Spanned<ScalarString>>,
+        raw: &IndexMap<SpannedStr, Spanned<ScalarString>>,
         allowed: &[Allowed<'_>],
     ) -> IndexMap<String, String> {
         raw.iter()
             .map(|(key, value)| {
-                self.placeholders(value.span(), &value.get_ref().0, allowed);
-                (key.clone(), value.get_ref().0.clone())
+                let (name, text) = (key.get_ref(), &value.get_ref().0);
+                // What no program could be given: `A=B = "x"` would arrive
+                // as `A` with the value `B=x`.
+                let flaw = if name.is_empty() {
+                    Some("an empty name")
+                } else if name.contains('=') {
+                    Some("a name cannot hold `=`")
+                } else if name.contains('\0') {
+                    Some("a name cannot hold a NUL byte")
+                } else {
+                    None
+                };
+                if let Some(flaw) = flaw {
+                    self.push(
+                        Problem::new(
+                            self.src,
+                            key.span(),
+                            format!("`{}` cannot be a variable's name", name.escape_default()),
+                            flaw,
+                        )
+                        .with_help("a variable's name is usually letters, digits and `_`"),
+                    );
+                }
+                if text.contains('\0') {
+                    self.problem(
+                        value.span(),
+                        format!("the value of `{name}` holds a NUL byte"),
+                        "no program can be given this",
+                    );
+                }
+                self.placeholders(value.span(), text, allowed);
+                (name.clone(), text.clone())
             })
             .collect()
     }
