@@ -67,7 +67,7 @@ impl LogWriter {
 /// each read brings at once, so probes and tails see lines as soon as the
 /// server writes them. Reading goes on when writing fails (a full disk):
 /// a server must never block on, or die of, a pipe nobody drains. Returns
-/// the first write error.
+/// a read error, else the first write error.
 pub(crate) fn copy_masked(
     input: &mut impl Read,
     output: &mut impl Write,
