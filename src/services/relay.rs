@@ -1,9 +1,9 @@
 //! The log writer of a service that `parity services up` leaves running.
 //!
 //! While parity runs, a thread of its own masks a service's output into its
-//! log. A service left running outlives parity, and with it that thread: it
-//! would write its log itself, secrets and all, and only what parity shows
-//! of it would be masked. So parity starts a copy of itself in its own
+//! log. A service left running outlives parity and that thread; writing its
+//! log itself, it would write the secrets too, and only what parity shows
+//! of the log would be masked. So parity starts a copy of itself in its own
 //! process group (`parity service-log NAME`, a hidden command) that reads
 //! the service's output pipe and appends it, masked, to the log, until the
 //! service and everything it started have closed the pipe.
