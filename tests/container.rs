@@ -570,6 +570,17 @@ fn slow_web_image(base: &str) -> String {
     tag
 }
 
+/// The base image and the slow web image, or `None` where no engine
+/// answers (said by [`engine`]).
+fn base_and_web() -> Option<(String, String)> {
+    if !engine() {
+        return None;
+    }
+    let base = base_image();
+    let web = slow_web_image(&base);
+    Some((base, web))
+}
+
 /// A compose file whose service `web` runs `web` (see `slow_web_image`),
 /// healthy once it answers.
 fn web_compose(web: &str) -> String {
@@ -580,11 +591,9 @@ fn web_compose(web: &str) -> String {
 
 #[test]
 fn container_service_healthcheck_gates_the_jobs() {
-    if !engine() {
+    let Some((base, web)) = base_and_web() else {
         return;
-    }
-    let base = base_image();
-    let web = slow_web_image(&base);
+    };
     let out = Test::new()
         .pipeline(&format!(
             r#"
@@ -663,11 +672,9 @@ fn networks_of(dir: &Path) -> String {
 
 #[test]
 fn shell_runs_in_the_runner_with_the_services_then_removes_them() {
-    if !engine() {
+    let Some((base, web)) = base_and_web() else {
         return;
-    }
-    let base = base_image();
-    let web = slow_web_image(&base);
+    };
     let out = with_web_service(&base, &web)
         .file("notes.txt", "from the repository\n")
         .args([
@@ -688,11 +695,9 @@ fn shell_runs_in_the_runner_with_the_services_then_removes_them() {
 
 #[test]
 fn shell_stopped_by_sigterm_or_sighup_removes_its_containers() {
-    if !engine() {
+    let Some((base, web)) = base_and_web() else {
         return;
-    }
-    let base = base_image();
-    let web = slow_web_image(&base);
+    };
     // Signalled as soon as its container exists, the shell may not have
     // started yet: the client then ends without handing the signal on.
     // Signalled once it runs, a shell that ignores the signal has its
