@@ -21,6 +21,7 @@ use std::process::{Command, ExitStatus};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 pub(super) struct ShellArgs {
@@ -146,6 +147,12 @@ fn foreground(mut command: Command, engine: &Engine, container: &str) -> Result<
     let (done, ended) = mpsc::channel::<()>();
     let remove = || {
         let _ = engine.output(["rm", "--force", container]);
+        // The client's `--rm` may be removing it already, which `rm` does
+        // not wait for: parity ends once it is gone.
+        let deadline = Instant::now() + GRACE;
+        while engine.succeeds(["container", "inspect", container]) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     };
     let (signalled, status) = std::thread::scope(|scope| {
         let forwarding = scope.spawn(move || {
