@@ -365,6 +365,10 @@ fn basic_auth_comes_from_the_token_variable_and_a_refusal_is_a_warning() {
     let out = stranger.run();
     out.status(0)
         .result("build", "passed")
-        .stderr_contains("401");
-    assert_eq!(out.stderr.matches("401").count(), 1, "one warning\n{out}");
+        .stderr_contains("answered HTTP 401");
+    assert_eq!(
+        out.stderr.matches("HTTP 401").count(),
+        1,
+        "one warning\n{out}"
+    );
 }
