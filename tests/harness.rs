@@ -49,6 +49,8 @@ pub(crate) struct Test {
     env: Vec<(String, String)>,
     /// What parity reads on its stdin; `None` gives it /dev/null.
     input: Option<Vec<u8>>,
+    /// Signals parity starts with ignored, as under `nohup`.
+    ignored: Vec<String>,
 }
 
 impl Test {
@@ -62,6 +64,7 @@ impl Test {
             args: Vec::new(),
             env: Vec::new(),
             input: None,
+            ignored: Vec::new(),
         }
     }
 
@@ -102,6 +105,13 @@ impl Test {
         self
     }
 
+    /// Starts parity with `signal` (a name without `SIG`) ignored, as
+    /// `nohup` starts a program with SIGHUP ignored.
+    pub(crate) fn ignoring(mut self, signal: &str) -> Test {
+        self.ignored.push(signal.to_owned());
+        self
+    }
+
     /// Runs parity to its end (at most a minute).
     pub(crate) fn run(self) -> Output {
         self.spawn().finish(RUN_LIMIT)
@@ -109,7 +119,19 @@ impl Test {
 
     /// Starts parity and returns at once, for tests that signal it.
     pub(crate) fn spawn(self) -> Running {
-        let mut command = Command::new(PARITY);
+        let mut command = if self.ignored.is_empty() {
+            Command::new(PARITY)
+        } else {
+            // An ignored signal stays ignored across `exec`.
+            let mut perl = Command::new("perl");
+            perl.args([
+                "-e",
+                "$SIG{$_} = 'IGNORE' for split /,/, shift; exec @ARGV or die",
+            ])
+            .arg(self.ignored.join(","))
+            .arg(PARITY);
+            perl
+        };
         command
             .current_dir(self.dir.path())
             .args(&self.args)

@@ -42,7 +42,8 @@ pub(crate) struct Spawn<'a> {
 impl Spawn<'_> {
     /// Starts the program as the leader of a new process group, with stdin
     /// on /dev/null and stdout and stderr on `output`. Signals start out
-    /// unblocked and at their defaults (SIGPIPE, which Rust ignores, too).
+    /// unblocked and at their defaults (SIGPIPE, which Rust ignores, too),
+    /// but for those parity was started with ignored.
     pub(crate) fn start(&self, output: BorrowedFd<'_>) -> io::Result<Pid> {
         let path = resolve(self.program, self.env, self.cwd);
         let argv = std::iter::once(self.program)
@@ -80,6 +81,36 @@ static DEV_NULL: LazyLock<Option<OwnedFd>> = LazyLock::new(|| {
     rustix::io::fcntl_dupfd_cloexec(&null, 3).ok()
 });
 
+/// The signals a step starts with at their default disposition: every one
+/// but the standard signals parity itself was started with ignored (by
+/// `nohup`, say), which a program passes on by convention; SIGPIPE too,
+/// which Rust ignores before `main`. Named in full because glibc's child otherwise asks the
+/// disposition of each signal it was not given before setting it: 55 more
+/// system calls in every step's start, while parity waits (about 9 µs a
+/// spawn, bench/README.md). Read at the first spawn, when parity's own
+/// handlers are in place; a handler is reset in the child either way.
+static DEFAULTS: LazyLock<SigSet> = LazyLock::new(|| {
+    let mut defaults = SigSet::all();
+    for signal in Signal::iterator().filter(|&s| s != Signal::SIGPIPE) {
+        if is_ignored(signal) {
+            defaults.remove(signal);
+        }
+    }
+    defaults
+});
+
+/// Whether `signal`'s disposition in parity is to ignore it.
+fn is_ignored(signal: Signal) -> bool {
+    // SAFETY: a zeroed `sigaction` is a valid value (integers, a null
+    // handler), and with no new action `sigaction` only writes the current
+    // disposition into it.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal as libc::c_int, std::ptr::null(), &mut current) == 0
+            && current.sa_sigaction == libc::SIG_IGN
+    }
+}
+
 /// File actions and attributes for spawns writing to `output` in `cwd`.
 struct Prepared {
     output: RawFd,
@@ -91,7 +122,7 @@ struct Prepared {
 impl Prepared {
     /// The program's stdout and stderr on `output`, stdin on /dev/null,
     /// in `cwd`, leading a new process group; signals start out unblocked
-    /// and at their defaults (SIGPIPE, which Rust ignores, too).
+    /// and at their [`DEFAULTS`].
     fn new(output: RawFd, cwd: &Path) -> io::Result<Prepared> {
         let mut actions = PosixSpawnFileActions::init()?;
         // stdin last: when parity itself was started without one, `output`
@@ -112,9 +143,7 @@ impl Prepared {
         )?;
         attr.set_pgroup(Pid::from_raw(0))?;
         attr.set_sigmask(&SigSet::empty())?;
-        let mut defaults = SigSet::empty();
-        defaults.add(Signal::SIGPIPE);
-        attr.set_sigdefault(&defaults)?;
+        attr.set_sigdefault(&DEFAULTS)?;
         Ok(Prepared {
             output,
             cwd: cwd.to_owned(),
