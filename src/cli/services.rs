@@ -4,9 +4,10 @@
 use super::Cli;
 use crate::error::Error;
 use crate::report::{errln, outln};
-use crate::services::{self, Health, LocalServices};
+use crate::services::{self, Health, LocalServices, ServiceError};
 use crate::{env_file, exit_code};
 use indexmap::IndexMap;
+use std::io::IsTerminal;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 
@@ -56,8 +57,15 @@ pub(super) struct ServiceLogArgs {
 /// Copies standard input, masked, to standard output (the log file), which
 /// the relay writes unbuffered so probes see each line at once. Its
 /// standard error goes nowhere: it has no one to tell, so failing is its
-/// exit code.
+/// exit code. Started from a terminal, it is someone trying it by hand, who
+/// would otherwise wait on it for nothing.
 pub(super) fn service_log(_args: &ServiceLogArgs) -> Result<i32, Error> {
+    if std::io::stdin().is_terminal() {
+        return Err(ServiceError::RelayByHand {
+            command: services::relay::COMMAND,
+        }
+        .into());
+    }
     let log = std::io::stdout()
         .as_fd()
         .try_clone_to_owned()

@@ -81,6 +81,13 @@ pub enum ServiceError {
     )]
     Interrupted { name: String },
 
+    #[error("`parity {command}` is not run by hand: `parity services up` starts it to write a service's log")]
+    #[diagnostic(
+        code(parity::service_log_by_hand),
+        help("`parity services logs NAME` shows a service's log")
+    )]
+    RelayByHand { command: &'static str },
+
     #[error("{what} {}", path.display())]
     #[diagnostic(code(parity::service_io))]
     Io {
@@ -110,7 +117,8 @@ impl ServiceError {
         match self {
             ServiceError::Unknown { .. }
             | ServiceError::ImageNotNative { .. }
-            | ServiceError::Config { .. } => crate::exit_code::USAGE,
+            | ServiceError::Config { .. }
+            | ServiceError::RelayByHand { .. } => crate::exit_code::USAGE,
             ServiceError::Interrupted { .. } => crate::exit_code::INTERRUPTED,
             _ => crate::exit_code::FAILED,
         }

@@ -559,3 +559,29 @@ fn the_postgres_server_runs_unprivileged_under_root() {
     running.finish(Duration::from_secs(30)).status(130);
     assert_no_process(&pg);
 }
+
+/// The relay's hidden command, tried by hand from a terminal, says what it
+/// is for rather than waiting for a header no one will type.
+#[test]
+fn the_relay_tried_by_hand_says_it_is_not_for_that() {
+    let pty = nix::pty::openpty(None, None).expect("a pseudo-terminal");
+    let mut relay = std::process::Command::new(crate::harness::PARITY)
+        .args(["service-log", "api"])
+        .stdin(std::process::Stdio::from(pty.slave))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start parity");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while relay.try_wait().expect("wait for parity").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = relay.kill();
+            panic!("`parity service-log` waits on a terminal for a header no one types");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = relay.wait_with_output().expect("parity's output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not run by hand"), "{stderr}");
+    assert!(stderr.contains("parity services logs NAME"), "{stderr}");
+}
