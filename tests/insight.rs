@@ -289,6 +289,58 @@ for suite in xml:
     }
 }
 
+/// A run started while a long one goes on (in a second terminal, by a file
+/// watcher) prunes around it: the long run keeps its logs and its record,
+/// and goes once it has ended.
+#[test]
+fn pruning_leaves_a_run_in_progress_alone() {
+    let keep = [("PARITY_KEEP_RUNS", "1")];
+    let long = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.long]
+            run = ["touch started", "while [ ! -e go ]; do sleep 0.05; done", "echo finished"]
+            [jobs.quick]
+            run = "true"
+            "#,
+        )
+        .env(keep[0].0, keep[0].1)
+        .args(["run", "long"])
+        .spawn();
+    let dir = long.path().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !dir.join("started").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the long run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let runs = dir.join(".parity/runs");
+    let long_run = runs.join(std::fs::read_link(runs.join("latest")).expect("latest"));
+    for _ in 0..2 {
+        let quick = again(&dir, &["run", "quick"], &keep);
+        assert!(quick.status.success(), "{}", text(&quick.stderr));
+    }
+    std::fs::write(dir.join("go"), "").expect("let the long run end");
+    let out = long.finish(std::time::Duration::from_secs(30));
+    out.status(0).stdout_lacks("cannot write");
+    let log = std::fs::read_to_string(long_run.join("long.log")).unwrap_or_default();
+    assert!(
+        log.contains("finished"),
+        "the long run's log: {log:?}\n{out}"
+    );
+    assert!(long_run.join("run.json").is_file(), "{out}");
+
+    let next = again(&dir, &["run", "quick"], &keep);
+    assert!(next.status.success(), "{}", text(&next.stderr));
+    assert!(
+        !long_run.exists(),
+        "ended, the long run is pruned like any other"
+    );
+}
+
 #[test]
 fn runs_lists_recent_runs_and_prunes_old_ones() {
     let out = Test::new()

@@ -1,5 +1,8 @@
 //! `.parity/runs/<id>/`: one directory per run with every job's log.
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +14,10 @@ pub const STATE_DIR: &str = ".parity";
 pub struct RunDir {
     pub id: String,
     pub path: PathBuf,
+    /// A shared lock on the directory for as long as the run lasts, so that
+    /// another parity's pruning leaves it alone ([`in_use`]). None where
+    /// the file system has no locks.
+    _in_use: Option<Flock<File>>,
 }
 
 impl RunDir {
@@ -30,11 +37,18 @@ impl RunDir {
         let id = new_id();
         let path = runs.join(&id);
         std::fs::create_dir(&path)?;
+        let in_use = File::open(&path)
+            .ok()
+            .and_then(|dir| Flock::lock(dir, FlockArg::LockSharedNonblock).ok());
         let latest = runs.join("latest");
         let temp = runs.join(format!(".latest-{id}"));
         std::os::unix::fs::symlink(&id, &temp)?;
         std::fs::rename(&temp, &latest)?;
-        Ok(RunDir { id, path })
+        Ok(RunDir {
+            id,
+            path,
+            _in_use: in_use,
+        })
     }
 
     /// The run directory as a person types it: relative to the working
@@ -66,6 +80,20 @@ impl RunDir {
             })
             .collect()
     }
+}
+
+/// Whether a run is still going in `dir`: another process holds its lock.
+/// A run started in the next terminal, or by a file watcher, while a long
+/// one runs must not delete the long one's logs as it prunes. The lock goes
+/// with its process, however that ends.
+pub(crate) fn in_use(dir: &Path) -> bool {
+    let Ok(dir) = File::open(dir) else {
+        return false;
+    };
+    matches!(
+        Flock::lock(dir, FlockArg::LockExclusiveNonblock),
+        Err((_, Errno::EWOULDBLOCK))
+    )
 }
 
 /// Marks `runs` as the top of separate hierarchies (`chattr +T`), so that
@@ -179,6 +207,16 @@ mod tests {
         let runs = std::fs::File::open(dir.path().join(".parity/runs")).unwrap();
         let flags = rustix::fs::ioctl_getflags(&runs).unwrap();
         assert!(flags.contains(rustix::fs::IFlags::TOPDIR), "{flags:?}");
+    }
+
+    #[test]
+    fn a_run_is_in_use_until_its_directory_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::create(dir.path()).unwrap();
+        let path = run.path.clone();
+        assert!(in_use(&path));
+        drop(run);
+        assert!(!in_use(&path));
     }
 
     #[test]

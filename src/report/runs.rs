@@ -2,7 +2,7 @@
 //! listing them newest first, and pruning the oldest.
 
 use super::record::{RecordError, RunRecord, FILE_NAME};
-use super::run_dir::STATE_DIR;
+use super::run_dir::{self, STATE_DIR};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -147,9 +147,9 @@ pub fn keep_from_env() -> Result<usize, String> {
     }
 }
 
-/// Deletes all but the newest `keep` run directories (never `current`).
-/// Returns how many were removed; failures to remove are left for the next
-/// run to retry.
+/// Deletes all but the newest `keep` run directories (never `current`, nor
+/// a run another parity is still making). Returns how many were removed;
+/// what is left, in use or failing to go, is for a later run to retry.
 pub fn prune(root: &Path, keep: usize, current: &Path) -> usize {
     if keep == 0 {
         return 0;
@@ -158,7 +158,7 @@ pub fn prune(root: &Path, keep: usize, current: &Path) -> usize {
     let excess = dirs.len().saturating_sub(keep);
     dirs.iter()
         .take(excess)
-        .filter(|dir| dir.as_path() != current)
+        .filter(|dir| dir.as_path() != current && !run_dir::in_use(dir))
         .filter(|dir| std::fs::remove_dir_all(dir).is_ok())
         .count()
 }
