@@ -134,9 +134,14 @@ fn key_before(text: &str, at: usize) -> Option<&str> {
 /// How to write a value of the type serde expected, shown with the key.
 fn type_hint(key: &str, message: &str) -> Option<String> {
     const DURATIONS: [&str; 3] = ["timeout", "interval", "lease"];
+    /// The tables of named tables, one `[key.NAME]` each.
+    const SECTIONS: [&str; 4] = ["jobs", "services", "deploy", "profiles"];
     let expected = message.rsplit("expected ").next()?;
     Some(match expected {
         "a sequence" => format!("`{key}` takes a list: {key} = [\"…\", \"…\"]"),
+        "a map" if SECTIONS.contains(&key) => {
+            format!("`{key}` takes a table for each entry: [{key}.NAME]")
+        }
         "a map" => format!("`{key}` takes a table: {key} = {{ NAME = \"value\" }}"),
         "a string" if DURATIONS.contains(&key) => {
             format!("`{key}` takes a duration in quotes: {key} = \"20m\" (or \"90s\", \"1h30m\")")
@@ -203,6 +208,14 @@ mod tests {
         assert!(
             type_hint("timeout", "invalid type: integer `5`, expected a string")
                 .is_some_and(|h| h.contains("duration in quotes"))
+        );
+        assert_eq!(
+            type_hint("jobs", "invalid type: integer `3`, expected a map").as_deref(),
+            Some("`jobs` takes a table for each entry: [jobs.NAME]")
+        );
+        assert!(
+            type_hint("env", "invalid type: integer `3`, expected a map")
+                .is_some_and(|h| h.contains("env = { NAME = \"value\" }"))
         );
         assert_eq!(type_hint("x", "invalid value: out of range"), None);
     }
