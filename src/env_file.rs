@@ -28,6 +28,13 @@ pub enum EnvFileError {
         line: usize,
         column: usize,
     },
+    /// Not quoted either.
+    #[error("{}:{line}: the quoted value that starts here is never closed", path.display())]
+    #[diagnostic(
+        code(parity::env_file),
+        help("close the quote; a quote inside the value is written \\\" (the line is not shown: it may hold a secret)")
+    )]
+    Unclosed { path: PathBuf, line: usize },
     #[error("env file {} not found", path.display())]
     #[diagnostic(code(parity::env_file))]
     Missing { path: PathBuf },
@@ -58,6 +65,13 @@ fn read_into(path: &Path, values: &mut IndexMap<String, String>) -> Result<(), E
     for item in dotenvy::from_read_iter(text.as_bytes()) {
         let (key, value) = item.map_err(|source| match source {
             // dotenvy's message quotes the line, value and all.
+            // A quote left open: dotenvy read to the end of the file.
+            dotenvy::Error::LineParse(rest, at) if at >= rest.len() && opens_quote(&rest) => {
+                EnvFileError::Unclosed {
+                    path: path.to_owned(),
+                    line: position(&text, &rest, 0).0,
+                }
+            }
             dotenvy::Error::LineParse(line, at) => {
                 let (line, column) = position(&text, &line, at);
                 EnvFileError::Syntax {
@@ -74,6 +88,14 @@ fn read_into(path: &Path, values: &mut IndexMap<String, String>) -> Result<(), E
         values.insert(key, value);
     }
     Ok(())
+}
+
+/// Whether the first line of `text` assigns a value that starts with a quote.
+fn opens_quote(text: &str) -> bool {
+    let first = text.lines().next().unwrap_or_default();
+    first
+        .split_once('=')
+        .is_some_and(|(_, value)| value.trim_start().starts_with(['"', '\'']))
 }
 
 /// Line and column (from 1) in `text` of byte `at` of `fragment`, a piece of it.
@@ -120,5 +142,26 @@ mod tests {
         let shown = format!("{:?}", miette::Report::new(error));
         assert!(shown.contains(".env.ci.local:3:"), "{shown}");
         assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_found_where_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(LOCAL_FILE);
+        std::fs::write(&file, "A=1\nTOKEN=\"s3cr3t\nB=2\n").unwrap();
+        let error = load(dir.path(), &[]).unwrap_err();
+        let shown = format!("{:?}", miette::Report::new(error));
+        assert!(
+            shown.contains(".env.ci.local:2: the quoted value"),
+            "{shown}"
+        );
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        // Without a quote, the end of the file is just a bad line.
+        std::fs::write(&file, "A=1\nNOT A LINE").unwrap();
+        let error = load(dir.path(), &[]).unwrap_err();
+        assert!(
+            matches!(error, EnvFileError::Syntax { line: 2, .. }),
+            "{error:?}"
+        );
     }
 }

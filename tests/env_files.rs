@@ -82,23 +82,36 @@ fn a_missing_env_file_is_a_usage_error() {
 
 #[test]
 fn a_malformed_line_is_located_without_its_value() {
-    let secret = format!("s3cr3t-{}", std::process::id());
-    let out = Test::new()
-        .pipeline("version = 1\n[jobs.a]\nrun = \"true\"\n")
-        .file(
-            ".env.ci.local",
-            &format!("# local\nA=1\nTOKEN={secret} and more\n"),
-        )
-        .args(["run"])
-        .run();
-    out.status(2)
-        .stderr_contains(".env.ci.local:3:")
-        .stderr_contains("not a `KEY=value` line");
-    assert!(
-        !out.stdout.contains(&secret) && !out.stderr.contains(&secret),
-        "the value was shown\n{out}"
-    );
-    assert!(!out.exists(".parity"), "nothing may run\n{out}");
+    for (line, said, at) in [
+        (
+            "TOKEN={secret} and more",
+            "not a `KEY=value` line",
+            ".env.ci.local:3:",
+        ),
+        // A quote left open reads on to the end of the file: the line where
+        // it opened is the one to fix.
+        (
+            "TOKEN=\"{secret}\nB=2",
+            "is never closed",
+            ".env.ci.local:3: ",
+        ),
+    ] {
+        let secret = format!("s3cr3t-{}", std::process::id());
+        let out = Test::new()
+            .pipeline("version = 1\n[jobs.a]\nrun = \"true\"\n")
+            .file(
+                ".env.ci.local",
+                &format!("# local\nA=1\n{}\n", line.replace("{secret}", &secret)),
+            )
+            .args(["run"])
+            .run();
+        out.status(2).stderr_contains(at).stderr_contains(said);
+        assert!(
+            !out.stdout.contains(&secret) && !out.stderr.contains(&secret),
+            "the value was shown\n{out}"
+        );
+        assert!(!out.exists(".parity"), "nothing may run\n{out}");
+    }
 }
 
 /// A pipeline declaring NPM_TOKEN_T as a required secret, which it prints.
