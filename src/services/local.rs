@@ -252,10 +252,12 @@ impl LocalServices {
                 .cloned()
                 .collect()
         };
+        let mut recorded_any = false;
         for name in all.iter().rev().filter(|n| chosen.contains(n)) {
             let Some(recorded) = state::load(&dir, name) else {
                 continue;
             };
+            recorded_any = true;
             if recorded.identity.alive() {
                 stop_process(recorded.identity.pid, &recorded.marker, None, None);
                 out(&format!("{name}: stopped (pid {})", recorded.identity.pid));
@@ -274,6 +276,13 @@ impl LocalServices {
                 let _ = std::fs::remove_dir_all(temp);
             }
             state::remove(&dir, name);
+        }
+        if !recorded_any {
+            out(&match names {
+                [] => "nothing to stop: no service is up".to_owned(),
+                [one] => format!("nothing to stop: {one} is not up"),
+                _ => format!("nothing to stop: none of {} is up", names.join(", ")),
+            });
         }
         Ok(())
     }

@@ -364,6 +364,13 @@ fn services_up_status_logs_down() {
     let db = text.find("db: stopped").expect("db stopped");
     assert!(web < db, "dependents stop first: {text}");
     assert_no_process(&data.path().display().to_string());
+    let again = parity(&["services", "down"]);
+    let text = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert_eq!(again.status.code(), Some(0), "{text}");
+    assert_eq!(text, "nothing to stop: no service is up\n");
+    let named = parity(&["services", "down", "db"]);
+    let text = String::from_utf8_lossy(&named.stdout).into_owned();
+    assert_eq!(text, "nothing to stop: db is not up\n");
 }
 
 #[test]
