@@ -111,8 +111,12 @@ fn matrix_filter_runs_only_that_instance() {
 fn matrix_filter_matching_nothing_is_an_error() {
     let out = features(&["run", "--matrix", "features=nope"]);
     out.status(2)
-        .stderr_contains("`--matrix features=nope` matches no job instance");
+        .stderr_contains("`--matrix features=nope` matches no job instance")
+        .stderr_contains("`features` takes `default`, `full`");
     assert!(!out.exists("packaged"), "{out}");
+    features(&["run", "--matrix", "feature=full"])
+        .status(2)
+        .stderr_contains("no matrix has `feature`; the keys are `features`");
 }
 
 const INCLUDE_EXCLUDE: &str = r#"

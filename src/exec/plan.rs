@@ -54,11 +54,13 @@ pub enum PlanError {
         help: Option<String>,
     },
     #[error("`--matrix {key}={value}` matches no job instance")]
-    #[diagnostic(
-        code(parity::matrix_filter),
-        help("`parity list` shows the matrix instances")
-    )]
-    MatrixFilter { key: String, value: String },
+    #[diagnostic(code(parity::matrix_filter))]
+    MatrixFilter {
+        key: String,
+        value: String,
+        #[help]
+        help: String,
+    },
 }
 
 /// One job instance as it will run.
@@ -196,6 +198,11 @@ impl Plan {
                 return Err(PlanError::MatrixFilter {
                     key: key.clone(),
                     value: value.clone(),
+                    help: if any_match {
+                        format!("no instance left by the other filters and job names has `{key}={value}`; `parity list` shows the matrix instances")
+                    } else {
+                        matrix_help(&graph.instances, key)
+                    },
                 });
             }
         }
@@ -300,6 +307,37 @@ fn matrix_keeps(pipeline: &Pipeline, instance: &Instance, key: &str, value: &str
     match instance.matrix.get(key) {
         Some(have) => have == value,
         None => value.is_empty() || !has_key(pipeline, instance, key),
+    }
+}
+
+/// What `--matrix KEY=…` could have said, when no instance has its value:
+/// the values `key` takes, or the keys there are.
+fn matrix_help(instances: &[Instance], key: &str) -> String {
+    let mut values: Vec<&str> = Vec::new();
+    let mut keys: Vec<&str> = Vec::new();
+    for instance in instances {
+        for (k, v) in &instance.matrix {
+            let (seen, word) = if k == key {
+                (&mut values, v.as_str())
+            } else {
+                (&mut keys, k.as_str())
+            };
+            if !seen.contains(&word) {
+                seen.push(word);
+            }
+        }
+    }
+    let listed = |words: &[&str]| {
+        words
+            .iter()
+            .map(|w| format!("`{w}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (values.is_empty(), keys.is_empty()) {
+        (false, _) => format!("`{key}` takes {}", listed(&values)),
+        (true, false) => format!("no matrix has `{key}`; the keys are {}", listed(&keys)),
+        (true, true) => "no job has a matrix".to_owned(),
     }
 }
 
