@@ -340,3 +340,21 @@ fn a_missing_version_or_run_says_what_to_add() {
         "{error}"
     );
 }
+
+/// A pipeline of services alone suits `services up`, but a run of nothing
+/// is a mistake, as make and just say; `list` says so too.
+#[test]
+fn a_run_with_no_jobs_says_how_to_add_one() {
+    let services_only = r#"
+        version = 1
+        [services.cache]
+        preset = "redis"
+        "#;
+    rejected_saying("no_jobs", services_only, &["has no jobs", "[jobs.build]"]);
+    Test::new()
+        .pipeline(services_only)
+        .args(["list"])
+        .run()
+        .status(0)
+        .stdout_contains("has no jobs: add a [jobs.NAME] table");
+}

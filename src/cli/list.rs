@@ -38,6 +38,13 @@ pub(super) fn list(cli: &Cli, args: &ListArgs) -> Result<i32, Error> {
         print_json(&rows);
         return Ok(exit_code::SUCCESS);
     }
+    if pipeline.jobs.is_empty() {
+        print_out(&format!(
+            "{} has no jobs: add a [jobs.NAME] table with run = \"…\"\n",
+            pipeline.path.display()
+        ));
+        return Ok(exit_code::SUCCESS);
+    }
     let width = pipeline
         .jobs
         .keys()

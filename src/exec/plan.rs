@@ -32,6 +32,12 @@ pub struct RunOptions {
 
 #[derive(Debug, Error, Diagnostic)]
 pub enum PlanError {
+    #[error("{} has no jobs", path.display())]
+    #[diagnostic(
+        code(parity::no_jobs),
+        help("add one: a [jobs.build] table with run = \"cargo build\"")
+    )]
+    NoJobs { path: std::path::PathBuf },
     #[error("no job named `{name}`")]
     #[diagnostic(code(parity::unknown_job))]
     UnknownJob {
@@ -125,6 +131,13 @@ impl Plan {
         options: &RunOptions,
         ambient: &IndexMap<String, String>,
     ) -> Result<Plan, PlanError> {
+        // A pipeline of services alone is fine for `services up`; a run of
+        // nothing is a mistake to point out, as make and just do.
+        if pipeline.jobs.is_empty() {
+            return Err(PlanError::NoJobs {
+                path: pipeline.path.clone(),
+            });
+        }
         let graph = pipeline.instances();
         let profile = match &options.profile {
             Some(name) => Some((
