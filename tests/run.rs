@@ -269,19 +269,6 @@ fn jobs_whose_names_are_too_long_for_a_file_name_keep_their_logs() {
 }
 
 #[test]
-fn a_pipeline_without_jobs_passes_without_a_table() {
-    let out = Test::new().pipeline("version = 1\n").args(["run"]).run();
-    out.status(0)
-        .stdout_contains("parity: 0 jobs to run")
-        .stdout_contains("\npassed in ");
-    assert!(
-        !out.stdout.contains("result"),
-        "a table over nothing\n{out}"
-    );
-    assert!(!out.stdout.contains("\n\n\n"), "{out}");
-}
-
-#[test]
 fn a_last_line_without_newline_stays_its_own_line_in_the_log() {
     let out = Test::new()
         .pipeline(

@@ -293,14 +293,9 @@ pub(super) fn run_in(
         junit: args.junit.as_deref(),
     };
     let summarize = || {
-        // A pipeline without jobs gets no table: a header over nothing.
-        let table = if summary.results.is_empty() {
-            String::new()
-        } else {
-            format!("{}\n", summary_table(&summary.results))
-        };
         console.print(&format!(
-            "\n{table}{} in {} · logs: {}\n",
+            "\n{}\n{} in {} · logs: {}\n",
+            summary_table(&summary.results),
             verdict(summary.exit_code()),
             crate::report::short_duration(summary.duration),
             run_dir.display()
