@@ -645,6 +645,12 @@ fn commits_off_the_branch_and_dirty_trees_are_refused() {
         ));
     // staging has no branch rule.
     dev.run(&["deploy", "staging"], &[]).status(0);
+    // A file the commit lacks, which a deploy script may read: a warning.
+    std::fs::write(dev.path.join("notes.txt"), "draft").expect("write");
+    dev.run(&["deploy", "staging"], &[])
+        .status(0)
+        .says("this untracked file is not in the commit: notes.txt");
+    std::fs::remove_file(dev.path.join("notes.txt")).expect("remove");
 
     std::fs::write(
         dev.path.join("parity.toml"),

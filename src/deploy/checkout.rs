@@ -5,6 +5,7 @@
 use super::file_lock;
 use super::git::Git;
 use super::DeployError;
+use crate::report::errln;
 use std::path::{Path, PathBuf};
 
 pub(crate) struct Checkout {
@@ -27,8 +28,15 @@ impl Checkout {
     ) -> Result<Checkout, DeployError> {
         let head = git.commit_sha("HEAD")?;
         if head.as_deref() == Some(commit) {
-            let changed = changed_paths(git)?;
+            let (changed, untracked) = changes(git)?;
             if changed.is_empty() {
+                if !untracked.is_empty() {
+                    errln!(
+                        "warning: deploying from this work tree, where {} not in the commit: {}; `--commit HEAD` deploys a clean checkout",
+                        if untracked.len() == 1 { "this untracked file is" } else { "these untracked files are" },
+                        listed(&untracked)
+                    );
+                }
                 return Ok(Checkout {
                     pipeline: pipeline.to_owned(),
                     temporary: None,
@@ -79,13 +87,30 @@ impl Drop for Checkout {
     }
 }
 
-/// Tracked files that differ from HEAD (staged or not). Untracked files are
-/// not the commit's either, but build output is usually untracked.
-fn changed_paths(git: &Git) -> Result<Vec<String>, DeployError> {
-    let status = git.run(&["status", "--porcelain=v1", "--untracked-files=no"])?;
-    Ok(status
-        .lines()
-        .filter_map(|line| line.get(3..))
-        .map(str::to_owned)
-        .collect())
+/// Tracked files that differ from HEAD (staged or not), which stop a deploy,
+/// and untracked ones git does not ignore, which a deploy script may read
+/// but the recorded commit lacks: worth a warning, not a refusal, since
+/// build output is often left untracked without an ignore rule.
+fn changes(git: &Git) -> Result<(Vec<String>, Vec<String>), DeployError> {
+    let status = git.run(&["status", "--porcelain=v1"])?;
+    let (untracked, changed): (Vec<&str>, Vec<&str>) =
+        status.lines().partition(|line| line.starts_with("??"));
+    let paths = |lines: Vec<&str>| {
+        lines
+            .into_iter()
+            .filter_map(|line| line.get(3..))
+            .map(str::to_owned)
+            .collect()
+    };
+    Ok((paths(changed), paths(untracked)))
+}
+
+/// The first few paths, and how many more.
+fn listed(paths: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = paths[..paths.len().min(SHOWN)].join(", ");
+    if paths.len() > SHOWN {
+        text.push_str(&format!(" and {} more", paths.len() - SHOWN));
+    }
+    text
 }
