@@ -28,7 +28,7 @@ pub enum EnvFileError {
         line: usize,
         column: usize,
     },
-    /// Not quoted either.
+    /// Like [`EnvFileError::Syntax`], the line is not shown: it may hold a secret.
     #[error("{}:{line}: the quoted value that starts here is never closed", path.display())]
     #[diagnostic(
         code(parity::env_file),

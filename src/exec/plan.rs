@@ -37,7 +37,7 @@ pub enum PlanError {
         code(parity::no_jobs),
         help("add one: a [jobs.build] table with run = \"cargo build\"")
     )]
-    NoJobs { path: std::path::PathBuf },
+    NoJobs { path: PathBuf },
     #[error("no job named `{name}`")]
     #[diagnostic(code(parity::unknown_job))]
     UnknownJob {
