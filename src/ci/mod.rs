@@ -2,7 +2,7 @@
 //! GitLab), the check that it and the pre-push hook still match the
 //! pipeline, and the hook itself.
 //!
-//! Generation reads the pipeline through [`model::CiPlan`], which decides
+//! Generation reads the pipeline through `model::CiPlan`, which decides
 //! once what every flavour shares: job ids, needs, switch conditions,
 //! secrets per job, caches.
 
