@@ -56,7 +56,10 @@ pub enum Error {
     Container(#[from] crate::container::ContainerError),
 
     #[error("cannot create the run directory under {}", path.display())]
-    #[diagnostic(code(parity::run_dir))]
+    #[diagnostic(
+        code(parity::run_dir),
+        help("each run keeps its logs in .parity/runs/ there: that path must be a writable directory, or absent")
+    )]
     RunDir {
         path: std::path::PathBuf,
         #[source]

@@ -436,3 +436,19 @@ fn jobs_run_one_after_another_keep_their_output_apart() {
         );
     }
 }
+
+/// `.parity` in the way (a file of that name) stops the run before any job,
+/// saying where the run directory goes.
+#[test]
+fn a_file_where_the_run_directory_goes_is_reported() {
+    let out = Test::new()
+        .pipeline("version = 1\n[jobs.a]\nrun = \"touch ran\"\n")
+        .file(".parity", "not a directory")
+        .args(["run"])
+        .run();
+    out.status(1)
+        .stderr_contains("cannot create the run directory")
+        .stderr_contains("Not a directory")
+        .stderr_contains(".parity/runs/");
+    assert!(!out.exists("ran"), "{out}");
+}
