@@ -473,6 +473,8 @@ fn a_stale_state_whose_pid_now_belongs_to_another_program_is_not_killed() {
     let _ = stranger.wait();
 }
 
+/// Ready once it said so: a job that ended first would have the service
+/// stopped before it could write its line.
 #[test]
 fn a_service_whose_name_is_too_long_for_a_file_name_starts() {
     let name = "s".repeat(300);
@@ -483,6 +485,7 @@ fn a_service_whose_name_is_too_long_for_a_file_name_starts() {
             version = 1
             [services.{name}]
             command = "echo serving; exec sleep {sleep}"
+            ready = {{ log = "serving" }}
             [jobs.t]
             services = ["{name}"]
             run = "echo host=${prefix}_HOST"
