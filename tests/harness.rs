@@ -51,6 +51,8 @@ pub(crate) struct Test {
     input: Option<Vec<u8>>,
     /// Signals parity starts with ignored, as under `nohup`.
     ignored: Vec<String>,
+    /// Whether parity has a terminal, as in an interactive shell.
+    terminal: bool,
 }
 
 impl Test {
@@ -65,6 +67,7 @@ impl Test {
             env: Vec::new(),
             input: None,
             ignored: Vec::new(),
+            terminal: false,
         }
     }
 
@@ -112,6 +115,13 @@ impl Test {
         self
     }
 
+    /// Starts parity with a pseudo-terminal as its controlling terminal and
+    /// its standard streams (`script`), as from an interactive shell.
+    pub(crate) fn in_terminal(mut self) -> Test {
+        self.terminal = true;
+        self
+    }
+
     /// Runs parity to its end (at most a minute).
     pub(crate) fn run(self) -> Output {
         self.spawn().finish(RUN_LIMIT)
@@ -119,9 +129,15 @@ impl Test {
 
     /// Starts parity and returns at once, for tests that signal it.
     pub(crate) fn spawn(self) -> Running {
-        let mut command = if self.ignored.is_empty() {
-            Command::new(PARITY)
-        } else {
+        let mut command = if self.terminal {
+            let line = shlex::try_join(
+                std::iter::once(PARITY).chain(self.args.iter().map(String::as_str)),
+            )
+            .expect("arguments a shell can quote");
+            let mut script = Command::new("script");
+            script.args(["--quiet", "--return", "--command", &line, "/dev/null"]);
+            script
+        } else if !self.ignored.is_empty() {
             // An ignored signal stays ignored across `exec`.
             let mut perl = Command::new("perl");
             perl.args([
@@ -129,12 +145,16 @@ impl Test {
                 "$SIG{$_} = 'IGNORE' for split /,/, shift; exec @ARGV or die",
             ])
             .arg(self.ignored.join(","))
-            .arg(PARITY);
+            .arg(PARITY)
+            .args(&self.args);
             perl
+        } else {
+            let mut direct = Command::new(PARITY);
+            direct.args(&self.args);
+            direct
         };
         command
             .current_dir(self.dir.path())
-            .args(&self.args)
             .stdin(if self.input.is_some() {
                 Stdio::piped()
             } else {

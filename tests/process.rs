@@ -243,3 +243,34 @@ fn a_step_starts_with_no_signal_blocked_or_ignored_but_those_parity_was_given() 
     // Signal N is bit N - 1.
     assert_eq!(ignored, 1 << (libc::SIGQUIT - 1), "ignored signals");
 }
+
+/// As in CI, a step has no terminal, even when parity has one: a program
+/// that would prompt on /dev/tty (ssh's host key question, sudo's password)
+/// fails at once with its own message. In the terminal's session, such a
+/// prompt stopped the job, without a word, until its timeout.
+#[test]
+fn a_step_has_no_terminal_to_prompt_on_even_when_parity_has_one() {
+    let out = Test::new()
+        .pipeline(
+            r#"
+            version = 1
+            [jobs.ask]
+            timeout = "30s"
+            run = "read -r answer < /dev/tty"
+            "#,
+        )
+        .env("NO_COLOR", "1")
+        .in_terminal()
+        .args(["run"])
+        .run();
+    out.status(1);
+    let log = out.log("ask");
+    assert!(
+        log.contains("/dev/tty: No such device or address"),
+        "{log}\n{out}"
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(20),
+        "the prompt waited\n{out}"
+    );
+}

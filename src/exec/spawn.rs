@@ -22,6 +22,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -40,10 +41,11 @@ pub(crate) struct Spawn<'a> {
 }
 
 impl Spawn<'_> {
-    /// Starts the program as the leader of a new process group, with stdin
-    /// on /dev/null and stdout and stderr on `output`. Signals start out
-    /// unblocked and at their defaults (SIGPIPE, which Rust ignores, too),
-    /// but for those parity was started with ignored.
+    /// Starts the program as the leader of a new process group (of a new
+    /// session, without a terminal, when parity has one: [`HAS_TERMINAL`]),
+    /// with stdin on /dev/null and stdout and stderr on `output`. Signals
+    /// start out unblocked and at their defaults (SIGPIPE, which Rust
+    /// ignores, too), but for those parity was started with ignored.
     pub(crate) fn start(&self, output: BorrowedFd<'_>) -> io::Result<Pid> {
         let path = resolve(self.program, self.env, self.cwd);
         let argv = std::iter::once(self.program)
@@ -111,6 +113,23 @@ fn is_ignored(signal: Signal) -> bool {
     }
 }
 
+/// Whether parity has a controlling terminal, which its steps would share.
+/// With one, each step leads a session of its own, as in CI: no terminal,
+/// so a program that would prompt on /dev/tty (ssh's host key question,
+/// sudo's password) fails at once with its own message. Left in the
+/// terminal's session, in a group that is not its foreground one, the
+/// prompt stopped the job (SIGTTIN) until its timeout, without a word.
+/// Without one (CI), a process group is enough, and cheaper: each new
+/// session gets a scheduler autogroup of its own, 1.2 % of a step that runs
+/// `true` (bench/README.md).
+static HAS_TERMINAL: LazyLock<bool> = LazyLock::new(|| {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open("/dev/tty")
+        .is_ok()
+});
+
 /// File actions and attributes for spawns writing to `output` in `cwd`.
 struct Prepared {
     output: RawFd,
@@ -121,8 +140,8 @@ struct Prepared {
 
 impl Prepared {
     /// The program's stdout and stderr on `output`, stdin on /dev/null,
-    /// in `cwd`, leading a new process group; signals start out unblocked
-    /// and at their [`DEFAULTS`].
+    /// in `cwd`, leading a new process group, or session; signals start out
+    /// unblocked and at their [`DEFAULTS`].
     fn new(output: RawFd, cwd: &Path) -> io::Result<Prepared> {
         let mut actions = PosixSpawnFileActions::init()?;
         // stdin last: when parity itself was started without one, `output`
@@ -136,8 +155,14 @@ impl Prepared {
         add_chdir(&mut actions, cwd)?;
 
         let mut attr = PosixSpawnAttr::init()?;
-        attr.set_flags(
+        let group = if *HAS_TERMINAL {
+            // nix names no flag for `setsid` (glibc 2.26).
+            PosixSpawnFlags::from_bits_retain(libc::c_int::from(libc::POSIX_SPAWN_SETSID))
+        } else {
             PosixSpawnFlags::POSIX_SPAWN_SETPGROUP
+        };
+        attr.set_flags(
+            group
                 | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
                 | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
         )?;
