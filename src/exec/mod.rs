@@ -23,6 +23,7 @@ pub use scheduler::{run, RunContext, RunSummary};
 // Process control the container and services modules reuse.
 pub(crate) use process::{kill_now, owned_children, terminate, Target, GRACE};
 pub(crate) use reaper::{describe, marked, MARKER_VAR};
+pub(crate) use spawn::own_group;
 
 use std::time::Duration;
 

@@ -130,6 +130,23 @@ static HAS_TERMINAL: LazyLock<bool> = LazyLock::new(|| {
         .is_ok()
 });
 
+/// Puts a command's process at the head of a group of its own, as
+/// [`Spawn::start`] does a step: of a session of its own when parity has a
+/// terminal ([`HAS_TERMINAL`]), so that a service or probe prompting on
+/// /dev/tty (psql asking a password) fails at once instead of stopping.
+pub(crate) fn own_group(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    if *HAS_TERMINAL {
+        // SAFETY: the closure runs in the child between fork and exec and
+        // makes one async-signal-safe system call, touching no shared state.
+        unsafe {
+            command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(io::Error::from));
+        }
+    } else {
+        command.process_group(0);
+    }
+}
+
 /// File actions and attributes for spawns writing to `output` in `cwd`.
 struct Prepared {
     output: RawFd,

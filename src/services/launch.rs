@@ -12,7 +12,7 @@ use super::relay::Relay;
 use super::spec::Spec;
 use super::values::{ServiceValues, Values};
 use super::ServiceError;
-use crate::exec::{marked, terminate, Target, GRACE, MARKER_VAR};
+use crate::exec::{marked, own_group, terminate, Target, GRACE, MARKER_VAR};
 use crate::pipeline::placeholder::{scan, Unresolved};
 use crate::pipeline::{Probe, ServiceKind};
 use crate::secrets::SecretSet;
@@ -252,8 +252,8 @@ fn spawn_ready(
         .current_dir(&cwd)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env(MARKER_VAR, marker(ctx.tag, &spec.name))
-        .stdin(Stdio::null())
-        .process_group(0);
+        .stdin(Stdio::null());
+    own_group(&mut command);
 
     let cannot_log = |e| ServiceError::io("cannot write the service log", log, e);
     let (writer, log_writer) =

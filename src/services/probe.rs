@@ -4,6 +4,7 @@
 
 use super::child::{describe, OwnedChild};
 use super::log::LogWatch;
+use crate::exec::own_group;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -96,9 +97,8 @@ fn exec(
         .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0);
-    use std::os::unix::process::CommandExt;
+        .stderr(Stdio::null());
+    own_group(&mut cmd);
     let mut child =
         OwnedChild::spawn(&mut cmd).map_err(|e| format!("cannot run `{command}`: {e}"))?;
     match child.wait_for(limit) {
@@ -108,7 +108,9 @@ fn exec(
             child.kill_group();
             Err(format!(
                 "`{command}` still ran after {}",
-                humantime::format_duration(limit)
+                humantime::format_duration(Duration::from_millis(
+                    u64::try_from(limit.as_millis()).unwrap_or(u64::MAX)
+                ))
             ))
         }
         Err(e) => Err(format!("`{command}`: {e}")),

@@ -14,7 +14,7 @@
 
 use super::identity::Identity;
 use super::log::copy_masked;
-use crate::exec::MARKER_VAR;
+use crate::exec::{own_group, MARKER_VAR};
 use crate::secrets::SecretSet;
 use std::fs::OpenOptions;
 use std::io::{self, BufRead, BufReader, PipeWriter, Read, Write};
@@ -51,17 +51,17 @@ impl Relay {
         if let Some(marker) = std::env::var_os(MARKER_VAR) {
             command.env(MARKER_VAR, marker);
         }
-        let child = command
+        command
             .arg0("parity")
             .args([COMMAND, name])
             .stdin(reader)
             .stdout(file)
             .stderr(Stdio::null())
-            .current_dir("/")
-            // Out of the terminal's foreground group: Ctrl-C in the shell
-            // that ran `services up` must not stop the service's log.
-            .process_group(0)
-            .spawn()?;
+            .current_dir("/");
+        // Out of the terminal's foreground group: Ctrl-C in the shell that
+        // ran `services up` must not stop the service's log.
+        own_group(&mut command);
+        let child = command.spawn()?;
         let mut relay = Relay { child };
         if let Err(e) = header(secrets).and_then(|line| writer.write_all(&line)) {
             relay.stop();

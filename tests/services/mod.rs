@@ -595,3 +595,40 @@ fn the_relay_tried_by_hand_says_it_is_not_for_that() {
     assert!(stderr.contains("is not run by hand"), "{stderr}");
     assert!(stderr.contains("parity services logs NAME"), "{stderr}");
 }
+
+/// Started from a terminal, a service and its readiness probe have none, as
+/// a step has none: one that would prompt on /dev/tty (psql asking for a
+/// password) fails at once with its own message, instead of stopping until
+/// the readiness timeout without a word.
+#[test]
+fn a_service_and_its_probe_have_no_terminal_to_prompt_on() {
+    let run = |service: &str, probe: &str| {
+        test()
+            .pipeline(&format!(
+                r#"
+                version = 1
+                [services.api]
+                command = "{service}"
+                ready = {{ exec = "{probe}", timeout = "3s" }}
+                [jobs.t]
+                services = ["api"]
+                run = "true"
+                "#
+            ))
+            .env("NO_COLOR", "1")
+            .in_terminal()
+            .args(["run"])
+            .run()
+    };
+    let sleep = Unique::duration(60);
+    let out = run(
+        &format!("read -r answer < /dev/tty && touch answered && exec sleep {sleep}"),
+        "test -e answered",
+    );
+    out.status(1)
+        .stdout_contains("/dev/tty: No such device or address");
+    let out = run(&format!("exec sleep {sleep}"), "read -r answer < /dev/tty");
+    out.status(1)
+        .stdout_contains("`read -r answer < /dev/tty` exited with code 1");
+    assert_no_process(&sleep);
+}

@@ -15,6 +15,7 @@ use super::super::spec::Spec;
 use super::super::user::{self, RunAs};
 use super::super::ServiceError;
 use super::{encode, template, Launch};
+use crate::exec::own_group;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -293,8 +294,8 @@ fn server_command(
         .current_dir(data_dir)
         .env("LC_ALL", "C.UTF-8")
         .stdout(Stdio::from(open()?))
-        .stderr(Stdio::from(open()?))
-        .process_group(0);
+        .stderr(Stdio::from(open()?));
+    own_group(&mut command);
     if let Some(user) = run_as {
         command.uid(user.uid.as_raw()).gid(user.gid.as_raw());
     }
