@@ -234,7 +234,8 @@ fn a_step_starts_with_no_signal_blocked_or_ignored_but_those_parity_was_given() 
                 .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
                 .unwrap_or_else(|| panic!("no {name} in {log}\n{out}"))
         };
-        // The standard signals: glibc ignores two of its own above them.
+        // The standard signals: glibc's `posix_spawn`, which started
+        // parity here, ignores its own real-time ones above them.
         (mask("SigBlk:"), mask("SigIgn:") & 0x7fff_ffff)
     };
     assert_eq!(masks(Test::new()), (0, 0), "blocked and ignored signals");

@@ -340,7 +340,7 @@ impl JobRun<'_> {
     ) -> Result<(), StepEnd> {
         let mut output =
             StepOutput::open(Arc::clone(sink)).map_err(|e| StepEnd::NotStarted(e.to_string()))?;
-        let process = {
+        let mut process = {
             let mut current = lock(&self.control.current);
             // Checked under the lock `stop` reads the group with, so a stop
             // cannot slip between this check and the spawn.

@@ -13,6 +13,7 @@ mod sandbox;
 mod scheduler;
 mod signal;
 mod spawn;
+mod vfork;
 
 pub(crate) use background::{give_way, GiveWay};
 pub use logbook::JobLog;

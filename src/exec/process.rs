@@ -50,6 +50,9 @@ pub(crate) struct StepCommand<'a> {
 /// A running step: the shell process, leader of its own process group.
 pub(crate) struct StepProcess {
     pid: Pid,
+    /// Readable once the shell has exited; `None` on kernels without
+    /// pidfds (before 5.2).
+    exit_fd: Option<OwnedFd>,
 }
 
 impl StepProcess {
@@ -69,22 +72,24 @@ impl StepProcess {
             env: step.env,
         };
         let mut owned = owned_children();
-        let pid = spawn.start(output.as_fd())?;
-        owned.insert(pid.as_raw());
+        let started = spawn.start(output.as_fd())?;
+        owned.insert(started.pid.as_raw());
         drop(owned);
         drop(ENDED.take());
-        Ok(StepProcess { pid })
+        Ok(StepProcess {
+            pid: started.pid,
+            exit_fd: started.pidfd,
+        })
     }
 
     pub(crate) fn pid(&self) -> i32 {
         self.pid.as_raw()
     }
 
-    /// A pidfd of the shell: readable once it has exited. `None` on kernels
-    /// without `pidfd_open` (before 5.3) or where a sandbox forbids it.
-    pub(crate) fn exit_fd(&self) -> Option<OwnedFd> {
-        let pid = rustix::process::Pid::from_raw(self.pid())?;
-        rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+    /// A pidfd of the shell, readable once it has exited, which the
+    /// caller now owns. `None` on kernels without pidfds.
+    pub(crate) fn exit_fd(&mut self) -> Option<OwnedFd> {
+        self.exit_fd.take()
     }
 
     /// Closes the pidfd of a step that ended once the thread's next step

@@ -1,27 +1,21 @@
-//! Starting a step's shell with `posix_spawn`, everything prepared up front.
+//! Starting a step's shell, everything prepared up front.
 //!
-//! Written against `posix_spawn` (through nix) rather than
+//! Written against a child of our own (`vfork.rs`) rather than
 //! `std::process::Command` because a step's start is on the critical path of
 //! every job. For each spawn, `Command` copies parity's whole environment
 //! into a map and back into a fresh array, and `posix_spawnp` tries each
 //! PATH entry with an `execve` in the child while parity waits. Here the
-//! shell is looked up once per run, the environment goes straight into
-//! the array the exec reads (about 40 µs less per step, bench/README.md),
-//! and a thread's file actions serve its next spawn into the same pipe and
-//! directory.
+//! shell is looked up once per run and the environment goes straight into
+//! the array the exec reads (about 40 µs less per step, bench/README.md).
 
-use nix::fcntl::OFlag;
-use nix::spawn::{posix_spawn, PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::stat::Mode;
+use super::vfork::{Exec, Started, Stdin};
 use nix::unistd::Pid;
 use std::borrow::Cow;
-use std::cell::RefCell;
-use std::ffi::{CStr, CString, OsString};
+use std::ffi::{c_char, CStr, CString, OsString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -46,31 +40,37 @@ impl Spawn<'_> {
     /// with stdin on /dev/null and stdout and stderr on `output`. Signals
     /// start out unblocked and at their defaults (SIGPIPE, which Rust
     /// ignores, too), but for those parity was started with ignored.
-    pub(crate) fn start(&self, output: BorrowedFd<'_>) -> io::Result<Pid> {
+    pub(crate) fn start(&self, output: BorrowedFd<'_>) -> io::Result<Started> {
         let path = resolve(self.program, self.env, self.cwd);
+        let path = CString::new(path.into_os_string().into_vec()).map_err(|_| nul_error())?;
+        let cwd = CString::new(self.cwd.as_os_str().as_bytes()).map_err(|_| nul_error())?;
         let argv = std::iter::once(self.program)
             .chain(self.args.iter().copied())
             .map(c_string)
             .collect::<io::Result<Vec<_>>>()?;
         let envp = environment(self.env)?;
-        PREPARED.with_borrow_mut(|prepared| {
-            let ready = match prepared.take() {
-                Some(p) if p.output == output.as_raw_fd() && p.cwd == self.cwd => p,
-                _ => Prepared::new(output.as_raw_fd(), self.cwd)?,
-            };
-            let spawned = posix_spawn(path.as_path(), &ready.actions, &ready.attr, &argv, &envp);
-            *prepared = Some(ready);
-            Ok(spawned?)
-        })
+        Exec {
+            path: &path,
+            argv: &pointers(&argv),
+            envp: &pointers(&envp),
+            cwd: &cwd,
+            output: output.as_raw_fd(),
+            stdin: DEV_NULL
+                .as_ref()
+                .map_or(Stdin::DevNull, |null| Stdin::Copy(null.as_raw_fd())),
+            session: *HAS_TERMINAL,
+        }
+        .start()
     }
 }
 
-thread_local! {
-    /// What the thread's last spawn was prepared with: a worker's steps
-    /// mostly write to the same pipe and start in the same directory, and
-    /// glibc checks the file limit (`getrlimit`) for each file action it
-    /// is given.
-    static PREPARED: RefCell<Option<Prepared>> = const { RefCell::new(None) };
+/// The null-terminated array of pointers an `exec` reads.
+fn pointers<S: AsRef<CStr>>(strings: &[S]) -> Vec<*const c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ref().as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
 }
 
 /// /dev/null, opened once for every step's stdin: duplicating it in the
@@ -82,36 +82,6 @@ static DEV_NULL: LazyLock<Option<OwnedFd>> = LazyLock::new(|| {
     // Above the standard streams, which the file actions replace first.
     rustix::io::fcntl_dupfd_cloexec(&null, 3).ok()
 });
-
-/// The signals a step starts with at their default disposition: every one
-/// but the standard signals parity itself was started with ignored (by
-/// `nohup`, say), which a program passes on by convention; SIGPIPE too,
-/// which Rust ignores before `main`. Named in full because glibc's child otherwise asks the
-/// disposition of each signal it was not given before setting it: 55 more
-/// system calls in every step's start, while parity waits (about 9 µs a
-/// spawn, bench/README.md). Read at the first spawn, when parity's own
-/// handlers are in place; a handler is reset in the child either way.
-static DEFAULTS: LazyLock<SigSet> = LazyLock::new(|| {
-    let mut defaults = SigSet::all();
-    for signal in Signal::iterator().filter(|&s| s != Signal::SIGPIPE) {
-        if is_ignored(signal) {
-            defaults.remove(signal);
-        }
-    }
-    defaults
-});
-
-/// Whether `signal`'s disposition in parity is to ignore it.
-fn is_ignored(signal: Signal) -> bool {
-    // SAFETY: a zeroed `sigaction` is a valid value (integers, a null
-    // handler), and with no new action `sigaction` only writes the current
-    // disposition into it.
-    unsafe {
-        let mut current: libc::sigaction = std::mem::zeroed();
-        libc::sigaction(signal as libc::c_int, std::ptr::null(), &mut current) == 0
-            && current.sa_sigaction == libc::SIG_IGN
-    }
-}
 
 /// Whether parity has a controlling terminal, which its steps would share.
 /// With one, each step leads a session of its own, as in CI: no terminal,
@@ -144,54 +114,6 @@ pub(crate) fn own_group(command: &mut std::process::Command) {
         }
     } else {
         command.process_group(0);
-    }
-}
-
-/// File actions and attributes for spawns writing to `output` in `cwd`.
-struct Prepared {
-    output: RawFd,
-    cwd: PathBuf,
-    actions: PosixSpawnFileActions,
-    attr: PosixSpawnAttr,
-}
-
-impl Prepared {
-    /// The program's stdout and stderr on `output`, stdin on /dev/null,
-    /// in `cwd`, leading a new process group, or session; signals start out
-    /// unblocked and at their [`DEFAULTS`].
-    fn new(output: RawFd, cwd: &Path) -> io::Result<Prepared> {
-        let mut actions = PosixSpawnFileActions::init()?;
-        // stdin last: when parity itself was started without one, `output`
-        // may be fd 0.
-        actions.add_dup2(output, 1)?;
-        actions.add_dup2(output, 2)?;
-        match DEV_NULL.as_ref() {
-            Some(null) => actions.add_dup2(null.as_raw_fd(), 0)?,
-            None => actions.add_open(0, "/dev/null", OFlag::O_RDONLY, Mode::empty())?,
-        }
-        add_chdir(&mut actions, cwd)?;
-
-        let mut attr = PosixSpawnAttr::init()?;
-        let group = if *HAS_TERMINAL {
-            // nix names no flag for `setsid` (glibc 2.26).
-            PosixSpawnFlags::from_bits_retain(libc::c_int::from(libc::POSIX_SPAWN_SETSID))
-        } else {
-            PosixSpawnFlags::POSIX_SPAWN_SETPGROUP
-        };
-        attr.set_flags(
-            group
-                | PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK
-                | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
-        )?;
-        attr.set_pgroup(Pid::from_raw(0))?;
-        attr.set_sigmask(&SigSet::empty())?;
-        attr.set_sigdefault(&DEFAULTS)?;
-        Ok(Prepared {
-            output,
-            cwd: cwd.to_owned(),
-            actions,
-            attr,
-        })
     }
 }
 
@@ -308,26 +230,6 @@ fn nul_error() -> io::Error {
     )
 }
 
-/// nix has no wrapper for `posix_spawn_file_actions_addchdir_np` (glibc
-/// 2.29, musl 1.1.24), which runs the `chdir` in the child before the exec.
-fn add_chdir(actions: &mut PosixSpawnFileActions, dir: &Path) -> io::Result<()> {
-    let dir = CString::new(dir.as_os_str().as_bytes()).map_err(|_| nul_error())?;
-    let actions: *mut PosixSpawnFileActions = actions;
-    // SAFETY: `PosixSpawnFileActions` is `#[repr(transparent)]` over an
-    // initialised `posix_spawn_file_actions_t`, which the call only appends
-    // to; glibc and musl copy `dir`, so it may be dropped afterwards.
-    let result = unsafe {
-        libc::posix_spawn_file_actions_addchdir_np(
-            actions.cast::<libc::posix_spawn_file_actions_t>(),
-            dir.as_ptr(),
-        )
-    };
-    match result {
-        0 => Ok(()),
-        errno => Err(io::Error::from_raw_os_error(errno)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +266,8 @@ mod tests {
         let (mut reader, writer) = std::io::pipe().expect("pipe");
         let pid = spawn
             .start(std::os::fd::AsFd::as_fd(&writer))
-            .expect("start");
+            .expect("start")
+            .pid;
         drop(writer);
         let mut output = String::new();
         std::io::Read::read_to_string(&mut reader, &mut output).expect("read");
@@ -428,7 +331,8 @@ mod tests {
             };
             let pid = spawn
                 .start(std::os::fd::AsFd::as_fd(&writer))
-                .expect("start");
+                .expect("start")
+                .pid;
             assert_eq!(wait(pid).expect("wait").code(), Some(0));
         }
         drop(writer);
